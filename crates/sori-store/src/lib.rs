@@ -1,0 +1,50 @@
+//! Sori's storage, and the rules for what may be stored.
+//!
+//! Only this crate speaks SQL. The server talks to trait objects
+//! (`Arc<dyn AccountStore>`, `Arc<dyn RoomStore>`, `Arc<dyn MessageStore>`,
+//! `Arc<dyn ModerationStore>`, or all four as one `Arc<dyn Store>`), so a
+//! backend is chosen at startup and the server is not generic over it.
+//! The traits use `async_trait` because native `async fn` in traits is not
+//! object-safe, and all of them return the one [`StoreError`].
+//! [`SqliteStore`] (feature `sqlite`, on by default) implements all four; a
+//! PostgreSQL backend can be added behind its own feature without touching
+//! the server, since the traits, the error type and the SQL (`$n`
+//! placeholders, `RETURNING`, `ON CONFLICT`, named constraints) are
+//! backend-neutral.
+//!
+//! The pure rules live here too: name and password validation
+//! ([`validate_username`], [`validate_password`], [`validate_display_name`]),
+//! room name and topic validation ([`validate_room_name`],
+//! [`validate_topic`]), and Argon2id hashing ([`PasswordHasher`]). Hashing is
+//! CPU-bound and synchronous; call it from `tokio::task::spawn_blocking`.
+#![warn(missing_docs, unreachable_pub)]
+
+mod account;
+mod error;
+mod message;
+mod moderation;
+mod password;
+mod room;
+mod rules;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use account::{Account, AccountId, AccountStore, NewAccount};
+pub use error::StoreError;
+pub use message::{MessageStore, NewWhisper, StoredMessage, StoredWhisper};
+pub use moderation::{IpBan, ModerationStore, Sanction};
+pub use password::{PasswordError, PasswordHasher};
+pub use room::{NewRoom, Role, RoomId, RoomStore, StoredMember, StoredRoom};
+pub use rules::{
+    RuleError, validate_display_name, validate_password, validate_room_name, validate_topic,
+    validate_username,
+};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// Everything the server needs from one backend: accounts, rooms, messages
+/// and moderation. Implemented for every type that implements the four
+/// traits, so the server holds one `Arc<dyn Store>`.
+pub trait Store: AccountStore + RoomStore + MessageStore + ModerationStore {}
+
+impl<T: AccountStore + RoomStore + MessageStore + ModerationStore> Store for T {}

@@ -1,0 +1,251 @@
+//! [`MessageStore`] for [`SqliteStore`]: room history and offline whispers.
+
+use std::fmt::Write as _;
+
+use super::{SqliteStore, backend, classify, corrupt};
+use crate::{
+    AccountId, MessageStore, NewWhisper, RoomId, StoreError, StoredMessage, StoredWhisper,
+};
+
+#[cfg(test)]
+mod tests;
+
+/// The columns of [`StoredMessage`], in the order [`message_from_row`] reads
+/// them.
+const MESSAGE_COLUMNS: &str =
+    "room_id, seq, timestamp_ms, sender_id, sender_username, sender_display_name, text";
+
+/// A row of [`MESSAGE_COLUMNS`].
+type MessageRow = (i64, i64, i64, i64, String, String, String);
+
+/// The columns of [`StoredWhisper`], in the order [`whisper_from_row`] reads
+/// them.
+const WHISPER_COLUMNS: &str =
+    "id, to_account, from_username, from_display_name, text, timestamp_ms";
+
+/// A row of [`WHISPER_COLUMNS`].
+type WhisperRow = (i64, i64, String, String, String, i64);
+
+#[async_trait::async_trait]
+impl MessageStore for SqliteStore {
+    async fn append_messages(&self, batch: &[StoredMessage]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // Convert every seq before writing anything, so a bad one fails the
+        // batch without opening a transaction.
+        let rows = batch
+            .iter()
+            .map(|message| Ok((message, seq_to_db(message.seq)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Multi-row INSERTs in chunks, in one transaction whose commit is the
+        // batch's one fsync. A row per statement, even a prepared one, costs
+        // a round trip to sqlx's SQLite worker thread each: about four times
+        // slower for a batch of 500.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut rest = rows.as_slice();
+        while !rest.is_empty() {
+            let (chunk, after) = rest.split_at(chunk_len(rest.len()));
+            rest = after;
+            let sql = insert_messages_sql(chunk.len());
+            let mut query = sqlx::query(&sql);
+            for &(message, seq) in chunk {
+                query = query
+                    .bind(message.room_id)
+                    .bind(seq)
+                    .bind(message.timestamp_ms)
+                    .bind(message.sender_id)
+                    .bind(&message.sender_username)
+                    .bind(&message.sender_display_name)
+                    .bind(&message.text);
+            }
+            query.execute(&mut *tx).await.map_err(classify)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn messages_after(
+        &self,
+        room: RoomId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        // No stored seq exceeds i64::MAX, so nothing is after a larger one.
+        let Ok(after) = i64::try_from(after) else {
+            return Ok(Vec::new());
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages \
+             WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        );
+        let rows: Vec<MessageRow> = sqlx::query_as(&sql)
+            .bind(room)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.into_iter().map(message_from_row).collect()
+    }
+
+    async fn messages_before(
+        &self,
+        room: RoomId,
+        before: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        // `seq < before` as `seq <= before - 1`, which fits in an i64 for
+        // every `before` that can exclude a stored seq; larger ones (u64::MAX,
+        // "newest") exclude nothing.
+        let Some(last) = before.checked_sub(1) else {
+            return Ok(Vec::new());
+        };
+        let last = i64::try_from(last).unwrap_or(i64::MAX);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Newest first to take the newest `limit`, then turned around.
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages \
+             WHERE room_id = $1 AND seq <= $2 ORDER BY seq DESC LIMIT $3"
+        );
+        let rows: Vec<MessageRow> = sqlx::query_as(&sql)
+            .bind(room)
+            .bind(last)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.into_iter().rev().map(message_from_row).collect()
+    }
+
+    async fn put_offline_whisper(&self, whisper: NewWhisper) -> Result<i64, StoreError> {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO offline_whispers \
+             (to_account, from_username, from_display_name, text, timestamp_ms) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(whisper.to_account)
+        .bind(&whisper.from_username)
+        .bind(&whisper.from_display_name)
+        .bind(&whisper.text)
+        .bind(whisper.timestamp_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(id)
+    }
+
+    async fn offline_whispers(
+        &self,
+        to_account: AccountId,
+    ) -> Result<Vec<StoredWhisper>, StoreError> {
+        let sql = format!(
+            "SELECT {WHISPER_COLUMNS} FROM offline_whispers WHERE to_account = $1 ORDER BY id"
+        );
+        let rows: Vec<WhisperRow> = sqlx::query_as(&sql)
+            .bind(to_account)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(rows.into_iter().map(whisper_from_row).collect())
+    }
+
+    async fn delete_offline_whispers(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // One prepared DELETE per id rather than an `IN (...)` list, whose
+        // text (and so its prepared statement) would change with its length.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for &id in ids {
+            sqlx::query("DELETE FROM offline_whispers WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+}
+
+/// The most rows one INSERT writes: 128 rows of 7 columns is 896 bound
+/// parameters, well under the limits of SQLite (32,766) and PostgreSQL
+/// (65,535).
+const MAX_CHUNK_ROWS: usize = 128;
+
+/// How many of `n_left` rows the next INSERT writes: full chunks, then the
+/// rest in falling powers of two. Every statement text is then one of eight,
+/// so sqlx's per-connection statement cache prepares each once, where an
+/// exact-length remainder would prepare up to 127 different statements.
+fn chunk_len(n_left: usize) -> usize {
+    if n_left >= MAX_CHUNK_ROWS {
+        MAX_CHUNK_ROWS
+    } else {
+        // The highest power of two not above `n_left` (which is at least 1).
+        1 << n_left.ilog2()
+    }
+}
+
+/// `INSERT INTO messages (...) VALUES ($1, ..., $7), ($8, ...), ...` for
+/// `n_rows` rows.
+fn insert_messages_sql(n_rows: usize) -> String {
+    const N_COLUMNS: usize = 7;
+    let mut sql = String::with_capacity(120 + n_rows * 40);
+    sql.push_str(
+        "INSERT INTO messages \
+         (room_id, seq, timestamp_ms, sender_id, sender_username, sender_display_name, text) \
+         VALUES ",
+    );
+    for row_idx in 0..n_rows {
+        if row_idx > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column_idx in 0..N_COLUMNS {
+            if column_idx > 0 {
+                sql.push_str(", ");
+            }
+            let param = row_idx * N_COLUMNS + column_idx + 1;
+            // Writing to a String cannot fail.
+            let _ = write!(sql, "${param}");
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// A seq as the database stores it.
+fn seq_to_db(seq: u64) -> Result<i64, StoreError> {
+    i64::try_from(seq).map_err(|_| StoreError::SeqOutOfRange(seq))
+}
+
+fn message_from_row(row: MessageRow) -> Result<StoredMessage, StoreError> {
+    let (room_id, seq, timestamp_ms, sender_id, sender_username, sender_display_name, text) = row;
+    let seq =
+        u64::try_from(seq).map_err(|_| corrupt(format!("negative seq {seq} in room {room_id}")))?;
+    Ok(StoredMessage {
+        room_id,
+        seq,
+        timestamp_ms,
+        sender_id,
+        sender_username,
+        sender_display_name,
+        text,
+    })
+}
+
+fn whisper_from_row(row: WhisperRow) -> StoredWhisper {
+    let (id, to_account, from_username, from_display_name, text, timestamp_ms) = row;
+    StoredWhisper {
+        id,
+        to_account,
+        from_username,
+        from_display_name,
+        text,
+        timestamp_ms,
+    }
+}

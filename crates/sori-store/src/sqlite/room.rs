@@ -1,0 +1,275 @@
+//! [`RoomStore`] for [`SqliteStore`]: rooms, memberships, bans and invites.
+
+use std::collections::HashMap;
+
+use super::{SqliteStore, backend, classify, corrupt, name_key, now_ms};
+use crate::{AccountId, NewRoom, Role, RoomId, RoomStore, StoreError, StoredMember, StoredRoom};
+
+#[cfg(test)]
+mod tests;
+
+/// A row of the rooms query in `load_rooms`: id, name, topic, invite_only,
+/// owner_id, created_at_ms, last_seq.
+type RoomRow = (i64, String, String, bool, Option<i64>, i64, i64);
+
+/// A row of the members query: room_id, account_id, username, display_name,
+/// role.
+type MemberRow = (i64, i64, String, String, i64);
+
+#[async_trait::async_trait]
+impl RoomStore for SqliteStore {
+    async fn load_rooms(&self) -> Result<Vec<StoredRoom>, StoreError> {
+        // One read transaction, so the four queries see one snapshot.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // The correlated MAX is answered from the end of the messages
+        // primary key, one lookup per room, instead of a scan of the history.
+        let room_rows: Vec<RoomRow> = sqlx::query_as(
+            "SELECT r.id, r.name, r.topic, r.invite_only, r.owner_id, r.created_at_ms, \
+             COALESCE((SELECT MAX(m.seq) FROM messages m WHERE m.room_id = r.id), 0) \
+             FROM rooms r ORDER BY r.id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let member_rows: Vec<MemberRow> = sqlx::query_as(
+            "SELECT rm.room_id, rm.account_id, a.username, a.display_name, rm.role \
+             FROM room_members rm JOIN accounts a ON a.id = rm.account_id \
+             ORDER BY rm.room_id, rm.account_id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let ban_rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT room_id, account_id FROM room_bans ORDER BY room_id, account_id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let invite_rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT room_id, account_id FROM room_invites ORDER BY room_id, account_id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+
+        let mut rooms = room_rows
+            .into_iter()
+            .map(room_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let room_idx: HashMap<RoomId, usize> = rooms
+            .iter()
+            .enumerate()
+            .map(|(idx, room)| (room.id, idx))
+            .collect();
+        // Every child row has its room: the foreign keys guarantee it, and
+        // the snapshot keeps the two queries consistent.
+        let room_of = |room_id: RoomId| -> Result<usize, StoreError> {
+            room_idx
+                .get(&room_id)
+                .copied()
+                .ok_or_else(|| corrupt(format!("row refers to missing room {room_id}")))
+        };
+        for (room_id, account_id, username, display_name, role) in member_rows {
+            let role = Role::from_code(role)
+                .ok_or_else(|| corrupt(format!("unknown role {role} in room {room_id}")))?;
+            rooms[room_of(room_id)?].members.push(StoredMember {
+                account_id,
+                username,
+                display_name,
+                role,
+            });
+        }
+        for (room_id, account_id) in ban_rows {
+            rooms[room_of(room_id)?].bans.push(account_id);
+        }
+        for (room_id, account_id) in invite_rows {
+            rooms[room_of(room_id)?].invites.push(account_id);
+        }
+        Ok(rooms)
+    }
+
+    async fn create_room(&self, room: NewRoom) -> Result<StoredRoom, StoreError> {
+        let created_at_ms = now_ms();
+        // The INSERT comes first, so the transaction takes the write lock at
+        // once rather than upgrading from a read (which WAL mode can refuse).
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO rooms (name, name_key, topic, invite_only, owner_id, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(&room.name)
+        .bind(name_key(&room.name))
+        .bind(&room.topic)
+        .bind(room.invite_only)
+        .bind(room.owner)
+        .bind(created_at_ms)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(classify)?;
+
+        let mut members = Vec::new();
+        if let Some(owner) = room.owner {
+            sqlx::query(
+                "INSERT INTO room_members (room_id, account_id, role, joined_at_ms) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(Role::Owner.code())
+            .bind(created_at_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+            // The owner exists: the foreign keys just checked it.
+            let (username, display_name): (String, String) =
+                sqlx::query_as("SELECT username, display_name FROM accounts WHERE id = $1")
+                    .bind(owner)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            members.push(StoredMember {
+                account_id: owner,
+                username,
+                display_name,
+                role: Role::Owner,
+            });
+        }
+        tx.commit().await.map_err(backend)?;
+
+        Ok(StoredRoom {
+            id,
+            name: room.name,
+            topic: room.topic,
+            invite_only: room.invite_only,
+            owner: room.owner,
+            created_at_ms,
+            last_seq: 0,
+            members,
+            bans: Vec::new(),
+            invites: Vec::new(),
+        })
+    }
+
+    async fn set_topic(&self, room: RoomId, topic: &str) -> Result<(), StoreError> {
+        let res = sqlx::query("UPDATE rooms SET topic = $1 WHERE id = $2")
+            .bind(topic)
+            .bind(room)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn put_member(
+        &self,
+        room: RoomId,
+        account: AccountId,
+        role: Role,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO room_members (room_id, account_id, role, joined_at_ms) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (room_id, account_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(room)
+        .bind(account)
+        .bind(role.code())
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        sqlx::query("DELETE FROM room_invites WHERE room_id = $1 AND account_id = $2")
+            .bind(room)
+            .bind(account)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn remove_member(&self, room: RoomId, account: AccountId) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND account_id = $2")
+            .bind(room)
+            .bind(account)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn put_ban(
+        &self,
+        room: RoomId,
+        account: AccountId,
+        by: AccountId,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO room_bans (room_id, account_id, banned_by, reason, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (room_id, account_id) DO NOTHING",
+        )
+        .bind(room)
+        .bind(account)
+        .bind(by)
+        .bind(reason)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND account_id = $2")
+            .bind(room)
+            .bind(account)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn remove_ban(&self, room: RoomId, account: AccountId) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM room_bans WHERE room_id = $1 AND account_id = $2")
+            .bind(room)
+            .bind(account)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn put_invite(&self, room: RoomId, account: AccountId) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO room_invites (room_id, account_id) VALUES ($1, $2) \
+             ON CONFLICT (room_id, account_id) DO NOTHING",
+        )
+        .bind(room)
+        .bind(account)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+}
+
+fn room_from_row(row: RoomRow) -> Result<StoredRoom, StoreError> {
+    let (id, name, topic, invite_only, owner, created_at_ms, last_seq) = row;
+    let last_seq = u64::try_from(last_seq)
+        .map_err(|_| corrupt(format!("negative seq {last_seq} in room {id}")))?;
+    Ok(StoredRoom {
+        id,
+        name,
+        topic,
+        invite_only,
+        owner,
+        created_at_ms,
+        last_seq,
+        members: Vec::new(),
+        bans: Vec::new(),
+        invites: Vec::new(),
+    })
+}
