@@ -1,0 +1,736 @@
+//! One connection's task: reads frames, runs the session state machine,
+//! enforces the login and idle timeouts, and cleans up at the end.
+//!
+//! States: Connected (not logged in) -> Authenticated -> Closing. Requests
+//! that need a login are handled by functions that take a `Session`, so no
+//! code path can reach them without one.
+
+use std::sync::Arc;
+use std::task::Waker;
+
+use sori_protocol::pb::{self, ErrorCode};
+use sori_protocol::{Direction, Frame, Message, PROTOCOL_VERSION, encode_to_bytes};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::connection::{Connection, Incoming};
+use crate::hub::username_key;
+use crate::moderation;
+use crate::peer::Peer;
+use crate::rate::{FrameVerdict, SessionLimits};
+use crate::refusal::Refusal;
+use crate::rooms;
+use crate::server::{Place, Shared};
+use crate::session::SessionId;
+use crate::transport::{self, Fill};
+use crate::writer;
+
+/// Most reads in a row before the handler lets other tasks run, so one
+/// flooding client cannot hog a worker thread.
+const MAX_READS_PER_WAKE: usize = 16;
+
+/// A logged-in session: only code holding one can chat.
+struct Session {
+    account_id: i64,
+    user: pb::UserInfo,
+}
+
+enum State {
+    Connected,
+    Authenticated(Session),
+}
+
+/// Where handling a read left off.
+enum Step {
+    /// Everything read is handled.
+    Done,
+    /// The connection ends.
+    End(End),
+    /// This request needs `handle_slow` before the rest can go on.
+    Slow(u32, Message),
+}
+
+/// Why a connection ended.
+enum End {
+    /// The client closed cleanly.
+    Eof,
+    /// The server ends the session and tells the client why.
+    Kick(Refusal),
+    /// Someone else ended the session (slow consumer, replaced login,
+    /// writer failure); its outbox already says how.
+    Stopped,
+    /// The socket failed.
+    Failed(std::io::Error),
+}
+
+struct Handler {
+    shared: Arc<Shared>,
+    peer: Arc<Peer>,
+    conn: Connection,
+    state: State,
+    last_rx: Instant,
+    /// A heartbeat Ping was sent and not yet followed by any traffic.
+    pinged: bool,
+    /// The timer must be re-armed: a deadline moved earlier (login swaps
+    /// the login timeout for the shorter heartbeat).
+    rearm: bool,
+    /// Writers of sessions this batch of frames queued messages for, woken
+    /// once the batch is handled: one writev per recipient per batch.
+    wakers: Vec<Waker>,
+    /// The session's message and byte rate limits.
+    limits: SessionLimits,
+    /// Since when the buffer has held an unfinished frame (slowloris).
+    partial_since: Option<Instant>,
+    /// Frames handled so far, to tell when a partial frame made progress.
+    frames_seen: u64,
+}
+
+/// Serves one accepted connection until it ends.
+pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, place: Place) {
+    // Frames are batched by the writer; Nagle would only add latency.
+    let _ = stream.set_nodelay(true);
+    let peer_addr = stream.peer_addr().ok();
+    let (read_half, write_half) = match &shared.tls {
+        None => transport::plain(stream),
+        Some(acceptor) => {
+            // The handshake counts against the login timeout. Boxed: its
+            // state is large and only needed until the handshake is done.
+            let handshake = acceptor.accept(stream);
+            match Box::pin(tokio::time::timeout(shared.config.login_timeout, handshake)).await {
+                Ok(Ok(stream)) => transport::tls(stream),
+                Ok(Err(err)) => {
+                    tracing::debug!(?peer_addr, %err, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(?peer_addr, "TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+    };
+    let ip = peer_addr.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |addr| addr.ip());
+    let peer = shared.hub.connect(ip);
+    shared.metrics.sessions.inc();
+    let writer = writer::run(
+        peer.clone(),
+        write_half,
+        shared.metrics.clone(),
+        shared.config.shutdown_grace,
+    );
+    shared.tracker.spawn(async move {
+        writer.await;
+        // The session's place is free once its socket is closed.
+        drop(place);
+    });
+    let limits = SessionLimits::new(&shared.config.limits, std::time::Instant::now());
+    let mut handler = Handler {
+        conn: Connection::new(read_half, shared.config.max_frame_len),
+        shared,
+        peer,
+        state: State::Connected,
+        last_rx: Instant::now(),
+        pinged: false,
+        rearm: false,
+        wakers: Vec::new(),
+        partial_since: None,
+        frames_seen: 0,
+        limits,
+    };
+    let end = handler.run().await;
+    handler.finish(end, peer_addr);
+}
+
+impl Handler {
+    async fn run(&mut self) -> End {
+        let config = &self.shared.config;
+        let login_deadline = self.last_rx + config.login_timeout;
+        let shutdown = self.shared.shutdown.clone();
+        let peer = self.peer.clone();
+        let timer = tokio::time::sleep_until(login_deadline);
+        tokio::pin!(timer);
+        loop {
+            tokio::select! {
+                biased;
+                () = peer.stopped() => return End::Stopped,
+                () = shutdown.cancelled() => {
+                    return End::Kick(Refusal::new(ErrorCode::ShuttingDown, "the server is shutting down"));
+                }
+                res = self.conn.fill() => {
+                    let fill = match res {
+                        Ok(fill) => fill,
+                        Err(err) => return End::Failed(err),
+                    };
+                    if let Some(end) = self.read_and_handle(fill).await {
+                        return end;
+                    }
+                    if std::mem::take(&mut self.rearm) {
+                        match self.next_deadline(login_deadline) {
+                            Ok(at) => timer.as_mut().reset(at),
+                            Err(end) => return end,
+                        }
+                    }
+                }
+                () = &mut timer => {
+                    // Deadlines move with traffic; the timer is only reset
+                    // when it fires, not on every read.
+                    match self.next_deadline(login_deadline) {
+                        Ok(at) => timer.as_mut().reset(at),
+                        Err(end) => return end,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Works out what the timer means now: a timeout, a heartbeat to send,
+    /// or a later deadline.
+    fn next_deadline(&mut self, login_deadline: Instant) -> Result<Instant, End> {
+        let next = self.next_session_deadline(login_deadline)?;
+        let Some(since) = self.partial_since else {
+            return Ok(next);
+        };
+        let timeout = self.shared.config.limits.partial_frame_timeout;
+        if Instant::now() >= since + timeout {
+            return Err(End::Kick(Refusal::new(
+                ErrorCode::ReadTimeout,
+                format!("a frame was started and not finished within {timeout:?}"),
+            )));
+        }
+        Ok(next.min(since + timeout))
+    }
+
+    fn next_session_deadline(&mut self, login_deadline: Instant) -> Result<Instant, End> {
+        let config = &self.shared.config;
+        let now = Instant::now();
+        match self.state {
+            State::Connected => {
+                if now >= login_deadline {
+                    return Err(End::Kick(Refusal::new(
+                        ErrorCode::LoginTimeout,
+                        format!("not logged in within {:?}", config.login_timeout),
+                    )));
+                }
+                Ok(login_deadline)
+            }
+            State::Authenticated(_) => {
+                let idle_at = self.last_rx + config.idle_timeout;
+                if now >= idle_at {
+                    return Err(End::Kick(Refusal::new(
+                        ErrorCode::IdleTimeout,
+                        format!("nothing received for {:?}", config.idle_timeout),
+                    )));
+                }
+                let ping_at = self.last_rx + config.heartbeat_interval;
+                if self.pinged || ping_at >= idle_at {
+                    return Ok(idle_at);
+                }
+                if now >= ping_at {
+                    self.pinged = true;
+                    let nonce = self.peer.id.to_u64();
+                    self.push(0, &Message::Ping(pb::Ping { nonce }));
+                    return Ok(idle_at);
+                }
+                Ok(ping_at)
+            }
+        }
+    }
+
+    /// Handles every whole frame that `first` and what else the kernel
+    /// already has brought. Returns why the connection ends, or `None` to
+    /// keep going.
+    async fn read_and_handle(&mut self, first: Fill) -> Option<End> {
+        let frames_before = self.frames_seen;
+        let mut step = self.read_step(first);
+        let end = loop {
+            match step {
+                Step::Done => break None,
+                Step::End(end) => break Some(end),
+                Step::Slow(request_id, message) => {
+                    // Boxed: the slow paths' state is large, and an idle
+                    // session should not carry it.
+                    if let Some(end) = Box::pin(self.handle_slow(request_id, message)).await {
+                        break Some(end);
+                    }
+                    // Go on with what is still buffered.
+                    step = self.read_step(Fill::Data(0));
+                }
+            }
+        };
+        self.wake_writers();
+        if end.is_none() {
+            self.track_partial(frames_before);
+        }
+        end
+    }
+
+    /// Answers a frame over the session's rate limit, saying when a frame
+    /// of its size would pass.
+    fn rate_limited(&mut self, request_id: u32, len: usize) {
+        self.shared.metrics.rate_limited.inc();
+        let wait = self.limits.retry_after(len, std::time::Instant::now());
+        let until_ms = crate::hub::now_ms()
+            .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+        let refusal = Refusal::until(
+            ErrorCode::RateLimited,
+            format!("over the rate limit; retry in {} ms", wait.as_millis()),
+            until_ms,
+        );
+        self.push(request_id, &refusal.to_message());
+    }
+
+    /// Starts (or restarts, after progress) the slowloris clock while the
+    /// buffer holds an unfinished frame.
+    fn track_partial(&mut self, frames_before: u64) {
+        if !self.conn.has_partial_frame() {
+            self.partial_since = None;
+        } else if self.partial_since.is_none() || self.frames_seen != frames_before {
+            self.partial_since = Some(Instant::now());
+            self.rearm = true;
+        }
+    }
+
+    /// Wakes the writers the handled frames queued messages for.
+    fn wake_writers(&mut self) {
+        self.shared.coalescer.wake(&mut self.wakers);
+        if self.wakers.capacity() > 4096 {
+            // After a burst into a huge room, give the memory back.
+            self.wakers = Vec::new();
+        }
+    }
+
+    /// Handles the frames that need no waiting, until the reads run dry,
+    /// the connection ends, or a frame needs `handle_slow`.
+    fn read_step(&mut self, first: Fill) -> Step {
+        let mut fill = first;
+        for _ in 0..MAX_READS_PER_WAKE {
+            match fill {
+                Fill::Empty => break,
+                Fill::Eof if self.conn.has_partial_frame() => {
+                    self.shared.metrics.bad_frames.inc();
+                    return Step::End(End::Kick(Refusal::new(
+                        ErrorCode::TruncatedFrame,
+                        "the connection ended inside a frame",
+                    )));
+                }
+                Fill::Eof => return Step::End(End::Eof),
+                Fill::Data(n) => {
+                    self.shared.metrics.bytes_in.add(n as u64);
+                    self.last_rx = Instant::now();
+                    self.pinged = false;
+                }
+            }
+            while let Some(incoming) = self.conn.next_frame() {
+                match incoming {
+                    Incoming::Frame(frame, len) => {
+                        self.shared.metrics.frames_in.inc();
+                        self.frames_seen += 1;
+                        match self.limits.check_frame(len, std::time::Instant::now()) {
+                            FrameVerdict::Accept => {}
+                            FrameVerdict::OverLimit => {
+                                self.rate_limited(frame.request_id, len);
+                                continue;
+                            }
+                            FrameVerdict::Disconnect => {
+                                self.shared.metrics.rate_limited.inc();
+                                return Step::End(End::Kick(Refusal::new(
+                                    ErrorCode::RateLimited,
+                                    "too many messages, too fast, too often",
+                                )));
+                            }
+                        }
+                        if let slow @ Step::Slow(..) = self.handle(frame) {
+                            return slow;
+                        }
+                    }
+                    Incoming::Skipped {
+                        request_id,
+                        refusal,
+                    } => {
+                        self.shared.metrics.bad_frames.inc();
+                        self.push(request_id, &refusal.to_message());
+                    }
+                    Incoming::Fatal(refusal) => {
+                        self.shared.metrics.bad_frames.inc();
+                        return Step::End(End::Kick(refusal));
+                    }
+                }
+            }
+            // Let the writers start on this read's messages before reading
+            // more.
+            self.wake_writers();
+            fill = match self.conn.try_fill() {
+                Ok(fill) => fill,
+                Err(err) => return Step::End(End::Failed(err)),
+            };
+        }
+        self.conn.release_if_empty();
+        Step::Done
+    }
+
+    /// Handles one frame if it can be answered without waiting (`Done`);
+    /// otherwise hands it back for `handle_slow` (`Slow`).
+    fn handle(&mut self, frame: Frame) -> Step {
+        let Frame {
+            request_id,
+            message,
+        } = frame;
+        if message.msg_type().direction() == Direction::ServerToClient {
+            self.shared.metrics.bad_frames.inc();
+            let refusal = Refusal::new(
+                ErrorCode::UnexpectedMessage,
+                format!("{:?} is sent by servers, not clients", message.msg_type()),
+            );
+            self.push(request_id, &refusal.to_message());
+            return Step::Done;
+        }
+        // The hot requests are answered without awaiting anything; the
+        // rest (logins, room changes, moderation: rare, and with deep
+        // futures) run boxed, so their state is not carried in every
+        // idle session's task.
+        let reply = match (message, &mut self.state) {
+            (Message::Hello(hello), _) => Ok(self.welcome(&hello)),
+            (Message::Ping(ping), _) => Ok(Some(Message::Pong(pb::Pong { nonce: ping.nonce }))),
+            // A Pong answers our heartbeat; receiving it was the point.
+            (Message::Pong(_), _) => Ok(None),
+            (Message::Chat(chat), State::Authenticated(session)) => {
+                let caller = rooms::Caller {
+                    shared: &self.shared,
+                    peer: &self.peer,
+                    account_id: session.account_id,
+                    user: &session.user,
+                    request_id,
+                    read_at: self.last_rx,
+                };
+                rooms::chat(&caller, &chat.room, chat.text, &mut self.wakers).map(|()| None)
+            }
+            (Message::ListUsers(_), State::Authenticated(_)) => {
+                Ok(Some(Message::UserList(pb::UserList {
+                    users: self.shared.hub.list_users(),
+                })))
+            }
+            (message, _) => return Step::Slow(request_id, message),
+        };
+        self.answer(request_id, reply);
+        Step::Done
+    }
+
+    /// Requests that may wait for the store or the password hasher.
+    async fn handle_slow(&mut self, request_id: u32, message: Message) -> Option<End> {
+        let reply = match message {
+            Message::Register(req) => self.register(req).await,
+            Message::Login(req) => self.login(request_id, req).await,
+            other => match &mut self.state {
+                State::Connected => Err(Refusal::new(ErrorCode::NotAuthenticated, "log in first")),
+                State::Authenticated(session) => {
+                    let res = authenticated(
+                        &self.shared,
+                        &self.peer,
+                        session,
+                        request_id,
+                        other,
+                        self.last_rx,
+                        &mut self.wakers,
+                    )
+                    .await;
+                    if let Ok(Reply::Logout) = res {
+                        self.push(request_id, &Message::Ok(pb::Ok {}));
+                        return Some(End::Kick(Refusal::new(ErrorCode::LoggedOut, "logged out")));
+                    }
+                    res.map(|reply| match reply {
+                        Reply::Message(msg) => Some(msg),
+                        Reply::Sent | Reply::Logout => None,
+                    })
+                }
+            },
+        };
+        self.answer(request_id, reply);
+        None
+    }
+
+    /// Queues the answer to a request, if it has one to queue.
+    fn answer(&self, request_id: u32, reply: Result<Option<Message>, Refusal>) {
+        match reply {
+            Ok(Some(msg)) => self.push(request_id, &msg),
+            Ok(None) => {}
+            Err(refusal) => self.push(request_id, &refusal.to_message()),
+        }
+    }
+
+    fn welcome(&self, hello: &pb::Hello) -> Option<Message> {
+        let config = &self.shared.config;
+        if hello.protocol_version != 0 && hello.protocol_version != u32::from(PROTOCOL_VERSION) {
+            return Some(Message::error(
+                ErrorCode::UnsupportedVersion,
+                format!(
+                    "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
+                    hello.protocol_version
+                ),
+            ));
+        }
+        Some(Message::Welcome(pb::Welcome {
+            protocol_version: u32::from(PROTOCOL_VERSION),
+            server_name: config.server_name.clone(),
+            max_frame_len: config.max_frame_len,
+            max_text_len: u32::try_from(config.max_text_len).unwrap_or(u32::MAX),
+            login_timeout_ms: millis(config.login_timeout),
+            idle_timeout_ms: millis(config.idle_timeout),
+        }))
+    }
+
+    async fn register(&mut self, req: pb::Register) -> Result<Option<Message>, Refusal> {
+        if matches!(self.state, State::Authenticated(_)) {
+            return Err(already_authenticated());
+        }
+        self.shared
+            .accounts
+            .register(&req.username, &req.password, &req.display_name)
+            .await?;
+        tracing::info!(username = %req.username, "account registered");
+        Ok(Some(Message::Ok(pb::Ok {})))
+    }
+
+    async fn login(&mut self, request_id: u32, req: pb::Login) -> Result<Option<Message>, Refusal> {
+        if matches!(self.state, State::Authenticated(_)) {
+            return Err(already_authenticated());
+        }
+        let shared = &self.shared;
+        let key = username_key(&req.username);
+        let ip = self.peer.ip;
+        if let Some(wait) = shared
+            .login_throttle
+            .delay(&key, ip, std::time::Instant::now())
+        {
+            let until_ms = crate::hub::now_ms()
+                .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+            return Err(Refusal::until(
+                ErrorCode::LoginThrottled,
+                format!(
+                    "too many failed logins; try again in {} s",
+                    wait.as_secs().max(1)
+                ),
+                until_ms,
+            ));
+        }
+        let account = match shared.accounts.login(&req.username, &req.password).await {
+            Ok(account) => {
+                shared.login_throttle.record_success(&key, ip);
+                account
+            }
+            Err(refusal) => {
+                if refusal.code == ErrorCode::BadCredentials {
+                    shared
+                        .login_throttle
+                        .record_failure(&key, ip, std::time::Instant::now());
+                }
+                return Err(refusal);
+            }
+        };
+        let now = crate::hub::now_ms();
+        if let Some(ban) = shared.store.account_ban(account.id, now).await? {
+            return Err(moderation::banned_error(&ban));
+        }
+        if let Some(mute) = shared.store.mute(account.id, now).await? {
+            self.peer.set_muted_until(mute.until_ms.unwrap_or(i64::MAX));
+        }
+        let user = pb::UserInfo {
+            username: account.username.clone(),
+            display_name: account.display_name.clone(),
+        };
+        // Read before going online: a whisper stored after this read finds
+        // the user online and is delivered live, or waits for the next login.
+        let whispers = rooms::stored_whispers(shared, account.id).await?;
+        let rooms = shared.hub.login(&self.peer, account.id, user.clone())?;
+        self.rearm = true;
+        self.state = State::Authenticated(Session {
+            account_id: account.id,
+            user: user.clone(),
+        });
+        tracing::debug!(session = %self.peer.id, username = %user.username, "logged in");
+        let login_ok = Message::LoginOk(pb::LoginOk {
+            session_id: self.peer.id.to_u64(),
+            user: Some(user),
+            rooms,
+            offline_whispers: u32::try_from(whispers.len()).unwrap_or(u32::MAX),
+        });
+        self.push(request_id, &login_ok);
+        if !whispers.is_empty() {
+            let ids: Vec<i64> = whispers.iter().map(|(id, _)| *id).collect();
+            for (_, whisper) in whispers {
+                self.push(0, &Message::WhisperMessage(whisper));
+            }
+            // Queued to this session: delivered once, so forget them.
+            shared.store.delete_offline_whispers(&ids).await?;
+        }
+        Ok(None)
+    }
+
+    /// Encodes and queues a frame for this session.
+    fn push(&self, request_id: u32, msg: &Message) {
+        self.peer.send(encode_to_bytes(request_id, msg));
+    }
+
+    fn finish(self, end: End, peer_addr: Option<std::net::SocketAddr>) {
+        let id: SessionId = self.peer.id;
+        match &end {
+            End::Eof => {
+                self.peer.outbox.finish(None);
+            }
+            End::Kick(refusal) => {
+                let kicked = Message::Kicked(pb::Kicked {
+                    code: refusal.code as i32,
+                    message: refusal.message.clone(),
+                    until_ms: refusal.until_ms,
+                });
+                self.peer.outbox.finish(Some(encode_to_bytes(0, &kicked)));
+            }
+            End::Stopped => {
+                if self.peer.outbox.mode() == crate::outbox::Mode::Overflowed {
+                    self.shared.metrics.slow_consumers.inc();
+                }
+            }
+            End::Failed(_) => self.peer.outbox.kill(),
+        }
+        if let State::Authenticated(session) = &self.state {
+            self.shared
+                .hub
+                .logout(id, session.account_id, &session.user.username);
+        }
+        self.shared.hub.disconnect(id);
+        self.shared.metrics.sessions.sub(1);
+        match end {
+            End::Eof => tracing::debug!(session = %id, ?peer_addr, "connection closed by client"),
+            End::Kick(refusal) => {
+                tracing::debug!(session = %id, ?peer_addr, code = ?refusal.code, reason = %refusal.message, "session closed")
+            }
+            End::Stopped => {
+                tracing::debug!(session = %id, ?peer_addr, mode = ?self.peer.outbox.mode(), "session stopped")
+            }
+            End::Failed(err) => {
+                tracing::debug!(session = %id, ?peer_addr, %err, "connection failed")
+            }
+        }
+    }
+}
+
+/// What an authenticated request produced.
+enum Reply {
+    /// Answer with this message.
+    Message(Message),
+    /// The answer was already queued (in order with a broadcast, or later
+    /// by the persister once the message is on disk).
+    Sent,
+    /// Answer Ok, then close the session.
+    Logout,
+}
+
+/// Requests that need a logged-in session.
+async fn authenticated(
+    shared: &Shared,
+    peer: &Arc<Peer>,
+    session: &mut Session,
+    request_id: u32,
+    message: Message,
+    read_at: Instant,
+    wakers: &mut Vec<Waker>,
+) -> Result<Reply, Refusal> {
+    let caller = rooms::Caller {
+        shared,
+        peer,
+        account_id: session.account_id,
+        user: &session.user,
+        request_id,
+        read_at,
+    };
+    let sent = |res: Result<(), Refusal>| res.map(|()| Reply::Sent);
+    match message {
+        Message::Chat(chat) => sent(rooms::chat(&caller, &chat.room, chat.text, wakers)),
+        Message::Whisper(whisper) => {
+            sent(rooms::whisper(&caller, &whisper.to_username, whisper.text).await)
+        }
+        Message::ListUsers(_) => Ok(Reply::Message(Message::UserList(pb::UserList {
+            users: shared.hub.list_users(),
+        }))),
+        Message::CreateRoom(req) => sent(rooms::create(&caller, req).await),
+        Message::JoinRoom(req) => sent(rooms::join(&caller, req).await),
+        Message::LeaveRoom(req) => sent(rooms::leave(&caller, &req.name).await),
+        Message::ListRooms(_) => Ok(Reply::Message(rooms::list(&caller))),
+        Message::ListMembers(req) => rooms::members(&caller, &req.room).map(Reply::Message),
+        Message::History(req) => rooms::history(&caller, req).await.map(Reply::Message),
+        Message::SetTopic(req) => sent(rooms::set_topic(&caller, req).await),
+        Message::Invite(req) => sent(rooms::invite(&caller, req).await),
+        Message::KickMember(req) => {
+            sent(rooms::remove(&caller, &req.room, &req.username, &req.reason, false).await)
+        }
+        Message::BanMember(req) => {
+            sent(rooms::remove(&caller, &req.room, &req.username, &req.reason, true).await)
+        }
+        Message::UnbanMember(req) => sent(rooms::unban(&caller, req).await),
+        Message::SetRole(req) => sent(rooms::set_role(&caller, req).await),
+        Message::SetDisplayName(req) => {
+            shared
+                .accounts
+                .set_display_name(session.account_id, &req.display_name)
+                .await?;
+            shared.hub.rename(
+                peer.id,
+                session.account_id,
+                &session.user.username,
+                &req.display_name,
+            );
+            session.user.display_name = req.display_name;
+            Ok(Reply::Message(Message::Ok(pb::Ok {})))
+        }
+        Message::AdminKick(_)
+        | Message::AdminBan(_)
+        | Message::AdminUnban(_)
+        | Message::AdminMute(_)
+        | Message::AdminUnmute(_) => sent(moderation::admin(&caller, message).await),
+        Message::Logout(_) => Ok(Reply::Logout),
+        Message::Register(_) | Message::Login(_) => Err(already_authenticated()),
+        other => Err(Refusal::new(
+            ErrorCode::UnexpectedMessage,
+            format!("{:?} is not a request", other.msg_type()),
+        )),
+    }
+}
+
+/// Chat and whisper text rules.
+pub(crate) fn check_text(text: &str, max_len: usize) -> Result<(), Refusal> {
+    if text.trim().is_empty() {
+        return Err(Refusal::new(
+            ErrorCode::EmptyMessage,
+            "the message is empty",
+        ));
+    }
+    if text.len() > max_len {
+        return Err(Refusal::new(
+            ErrorCode::MessageTooLong,
+            format!(
+                "the message is {} bytes; the limit is {max_len}",
+                text.len()
+            ),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(Refusal::new(
+            ErrorCode::InvalidText,
+            "the message contains control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn already_authenticated() -> Refusal {
+    Refusal::new(
+        ErrorCode::AlreadyAuthenticated,
+        "this session is already logged in",
+    )
+}
+
+fn millis(d: std::time::Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,130 @@
+//! Writing room messages to the database off the fan-out path.
+//!
+//! A room hands each message to the persister as it fans it out; the
+//! persister writes whatever has queued up since its last write in one
+//! transaction (group commit), then marks the messages durable in their
+//! rooms and only then sends the senders' ChatAcks. Fan-out never waits for
+//! the disk, and an ack always means "on disk".
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sori_protocol::pb::{self, ErrorCode};
+use sori_protocol::{Message, encode_to_bytes};
+use sori_store::{MessageStore, RoomId, StoredMessage};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::metrics::Metrics;
+use crate::peer::Peer;
+use crate::room::Room;
+
+/// Most messages written in one transaction.
+const MAX_BATCH: usize = 1024;
+
+/// A message on its way to disk, and whom to ack once it is there.
+pub(crate) struct Pending {
+    pub(crate) room: Arc<Room>,
+    pub(crate) message: StoredMessage,
+    pub(crate) sender: Arc<Peer>,
+    pub(crate) request_id: u32,
+}
+
+/// The sending side of the persister.
+pub(crate) struct Persister {
+    /// `None` once closed: the task then drains what is queued and ends.
+    /// std Mutex: held only to clone or take the sender.
+    tx: Mutex<Option<mpsc::UnboundedSender<Pending>>>,
+}
+
+impl Persister {
+    /// Starts the persister task.
+    pub(crate) fn start(
+        store: Arc<dyn MessageStore>,
+        tail_len: usize,
+        metrics: Arc<Metrics>,
+    ) -> (Persister, JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(store, rx, tail_len, metrics));
+        (
+            Persister {
+                tx: Mutex::new(Some(tx)),
+            },
+            task,
+        )
+    }
+
+    /// Queues a message. Never waits. Returns false once closed.
+    pub(crate) fn submit(&self, pending: Pending) -> bool {
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        match tx.as_ref() {
+            Some(tx) => tx.send(pending).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Stops taking messages; the task writes what is queued and ends.
+    pub(crate) fn close(&self) {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+async fn run(
+    store: Arc<dyn MessageStore>,
+    mut rx: mpsc::UnboundedReceiver<Pending>,
+    tail_len: usize,
+    metrics: Arc<Metrics>,
+) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    let mut rows: Vec<StoredMessage> = Vec::with_capacity(MAX_BATCH);
+    let mut acks: Vec<(Arc<Room>, Arc<Peer>, u32)> = Vec::with_capacity(MAX_BATCH);
+    loop {
+        if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            return;
+        }
+        for pending in batch.drain(..) {
+            rows.push(pending.message);
+            acks.push((pending.room, pending.sender, pending.request_id));
+        }
+        let res = store.append_messages(&rows).await;
+        match res {
+            Ok(()) => {
+                metrics.messages_stored.add(rows.len() as u64);
+                mark_durable(&acks, &rows, tail_len);
+                for ((room, sender, request_id), row) in acks.drain(..).zip(rows.drain(..)) {
+                    let ack = Message::ChatAck(pb::ChatAck {
+                        room: room.name.clone(),
+                        seq: row.seq,
+                        timestamp_ms: row.timestamp_ms,
+                    });
+                    sender.send(encode_to_bytes(request_id, &ack));
+                }
+            }
+            Err(err) => {
+                tracing::error!(%err, n = rows.len(), "writing messages failed; senders get INTERNAL");
+                // Lost to the disk: let the rooms' tails forget them in time.
+                mark_durable(&acks, &rows, tail_len);
+                rows.clear();
+                for (_, sender, request_id) in acks.drain(..) {
+                    let refusal = Message::error(
+                        ErrorCode::Internal,
+                        "the message was delivered but could not be stored; it may be lost",
+                    );
+                    sender.send(encode_to_bytes(request_id, &refusal));
+                }
+            }
+        }
+    }
+}
+
+/// Tells each room of a written batch how far its messages are on disk.
+fn mark_durable(acks: &[(Arc<Room>, Arc<Peer>, u32)], rows: &[StoredMessage], tail_len: usize) {
+    let mut durable: HashMap<RoomId, (&Arc<Room>, u64)> = HashMap::new();
+    for ((room, _, _), row) in acks.iter().zip(rows) {
+        let entry = durable.entry(room.id).or_insert((room, 0));
+        entry.1 = entry.1.max(row.seq);
+    }
+    for (room, seq) in durable.into_values() {
+        room.lock().mark_durable(seq, tail_len);
+    }
+}

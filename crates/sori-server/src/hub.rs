@@ -1,0 +1,331 @@
+//! The hub: who is connected, who is logged in, and the rooms.
+//!
+//! Locks, always taken in this order and never across `.await`: `registry`,
+//! `users`, `memberships`, `rooms`, then one room's state. Fan-out happens
+//! under the room's lock, which is what gives every member the same order:
+//! the sequence number is assigned and the frame pushed to every member's
+//! queue in one critical section. Pushes never wait (see `outbox`), so the
+//! lock is held for a bounded, short time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sori_protocol::pb::{self, ErrorCode, UserInfo};
+use sori_protocol::{Message, encode_to_bytes};
+use sori_store::{AccountId, StoredRoom};
+
+use crate::config::DuplicateLogin;
+use crate::peer::Peer;
+use crate::refusal::Refusal;
+use crate::room::Room;
+use crate::session::{Registry, SessionId};
+
+/// Shared chat state. One per server; handed to each connection as an `Arc`.
+pub(crate) struct Hub {
+    registry: Mutex<Registry>,
+    /// Logged-in sessions by normalized username.
+    users: Mutex<HashMap<String, Online>>,
+    /// The rooms each account is a stored member of (never the lobby).
+    memberships: Mutex<HashMap<AccountId, Vec<Arc<Room>>>>,
+    /// Every room by normalized name; the lobby is under "".
+    rooms: RwLock<HashMap<String, Arc<Room>>>,
+    lobby: Arc<Room>,
+    duplicate_login: DuplicateLogin,
+    queue_limit: usize,
+    /// Presence notices go out only while at most this many are online.
+    presence_limit: usize,
+}
+
+/// A logged-in user's entry.
+#[derive(Clone)]
+pub(crate) struct Online {
+    pub(crate) peer: Arc<Peer>,
+    pub(crate) account_id: AccountId,
+    pub(crate) user: UserInfo,
+}
+
+impl Hub {
+    /// A hub over the rooms loaded from the store; `lobby` is the room
+    /// named "".
+    pub(crate) fn new(
+        lobby: StoredRoom,
+        rooms: Vec<StoredRoom>,
+        duplicate_login: DuplicateLogin,
+        queue_limit: usize,
+        presence_limit: usize,
+    ) -> Self {
+        let lobby = Arc::new(Room::new(lobby));
+        let mut by_name = HashMap::new();
+        let mut memberships: HashMap<AccountId, Vec<Arc<Room>>> = HashMap::new();
+        by_name.insert(String::new(), lobby.clone());
+        for stored in rooms {
+            let members: Vec<AccountId> = stored.members.iter().map(|m| m.account_id).collect();
+            let room = Arc::new(Room::new(stored));
+            for account in members {
+                memberships.entry(account).or_default().push(room.clone());
+            }
+            by_name.insert(room_key(&room.name), room);
+        }
+        Hub {
+            registry: Mutex::new(Registry::default()),
+            users: Mutex::new(HashMap::new()),
+            memberships: Mutex::new(memberships),
+            rooms: RwLock::new(by_name),
+            lobby,
+            duplicate_login,
+            queue_limit,
+            presence_limit,
+        }
+    }
+
+    /// Gives a new connection a session id and an outbox.
+    pub(crate) fn connect(&self, ip: std::net::IpAddr) -> Arc<Peer> {
+        let limit = self.queue_limit;
+        lock(&self.registry).insert(|id| Arc::new(Peer::new(id, ip, limit)))
+    }
+
+    /// Every connected session, logged in or not.
+    pub(crate) fn peers(&self) -> Vec<Arc<Peer>> {
+        lock(&self.registry).peers()
+    }
+
+    /// Frees a connection's slot. Call after `logout`.
+    pub(crate) fn disconnect(&self, id: SessionId) {
+        lock(&self.registry).remove(id);
+    }
+
+    /// Number of connected sessions.
+    pub(crate) fn n_sessions(&self) -> usize {
+        lock(&self.registry).len()
+    }
+
+    /// Marks `peer` as logged in, applying the duplicate-login policy; the
+    /// session starts receiving the lobby and every room the account is a
+    /// member of. Returns those rooms as listed, the lobby first, each with
+    /// its last sequence number at the moment the session started receiving
+    /// it.
+    pub(crate) fn login(
+        &self,
+        peer: &Arc<Peer>,
+        account_id: AccountId,
+        user: UserInfo,
+    ) -> Result<Vec<pb::RoomInfo>, Refusal> {
+        let key = username_key(&user.username);
+        let mut users = lock(&self.users);
+        let replaced = match users.get(&key) {
+            None => None,
+            Some(_) if self.duplicate_login == DuplicateLogin::Reject => {
+                return Err(Refusal::new(
+                    ErrorCode::AlreadyLoggedIn,
+                    "this account is already logged in elsewhere",
+                ));
+            }
+            Some(_) => users.remove(&key),
+        };
+        users.insert(
+            key,
+            Online {
+                peer: peer.clone(),
+                account_id,
+                user: user.clone(),
+            },
+        );
+        let rooms = self.rooms_of(account_id);
+        let mut infos = Vec::with_capacity(rooms.len() + 1);
+        {
+            let mut lobby = self.lobby.lock();
+            match &replaced {
+                Some(old) => {
+                    // The user never went offline: no Left/Joined notices.
+                    lobby.detach(old.peer.id);
+                    let kicked = Message::kicked(
+                        ErrorCode::LoggedInElsewhere,
+                        "this account logged in from another connection",
+                    );
+                    old.peer.close(Some(encode_to_bytes(0, &kicked)));
+                }
+                None if lobby.n_online() < self.presence_limit => {
+                    let joined = Message::UserJoined(pb::UserJoined { user: Some(user) });
+                    lobby.push_all(&joined, None);
+                }
+                None => {}
+            }
+            lobby.attach(peer.clone(), account_id);
+            // Read under the lock that attached the session: every lobby
+            // message after this last_seq reaches it live.
+            infos.push(self.lobby.info(&lobby));
+        }
+        for room in &rooms {
+            let mut state = room.lock();
+            if let Some(old) = &replaced {
+                state.detach(old.peer.id);
+            }
+            state.attach(peer.clone(), account_id);
+            infos.push(room.info(&state));
+        }
+        Ok(infos)
+    }
+
+    /// Takes a logged-in session out of its rooms and the user table,
+    /// telling the others, unless a newer login already replaced it.
+    pub(crate) fn logout(&self, id: SessionId, account_id: AccountId, username: &str) {
+        let key = username_key(username);
+        let mut users = lock(&self.users);
+        let rooms = self.rooms_of(account_id);
+        for room in &rooms {
+            room.lock().detach(id);
+        }
+        let mut lobby = self.lobby.lock();
+        lobby.detach(id);
+        if users.get(&key).is_some_and(|online| online.peer.id == id) {
+            // Invariant: the entry was just seen.
+            let online = users.remove(&key).expect("entry present");
+            if lobby.n_online() < self.presence_limit {
+                let left = Message::UserLeft(pb::UserLeft {
+                    user: Some(online.user),
+                });
+                lobby.push_all(&left, None);
+            }
+        }
+    }
+
+    /// The logged-in session of `username`, if any.
+    pub(crate) fn online(&self, username: &str) -> Option<Online> {
+        lock(&self.users).get(&username_key(username)).cloned()
+    }
+
+    /// The logged-in session of `account`, if any.
+    pub(crate) fn online_account(&self, account: AccountId) -> Option<Online> {
+        lock(&self.users)
+            .values()
+            .find(|online| online.account_id == account)
+            .cloned()
+    }
+
+    /// Every logged-in user, sorted by username.
+    pub(crate) fn list_users(&self) -> Vec<UserInfo> {
+        let mut list: Vec<UserInfo> = lock(&self.users)
+            .values()
+            .map(|online| online.user.clone())
+            .collect();
+        list.sort_by(|a, b| a.username.cmp(&b.username));
+        list
+    }
+
+    /// Records a logged-in user's new display name, in the user table and
+    /// in every room they are a member of.
+    pub(crate) fn rename(
+        &self,
+        id: SessionId,
+        account_id: AccountId,
+        username: &str,
+        display_name: &str,
+    ) {
+        let mut users = lock(&self.users);
+        if let Some(online) = users.get_mut(&username_key(username))
+            && online.peer.id == id
+        {
+            online.user.display_name = display_name.to_owned();
+        }
+        for room in self.rooms_of(account_id) {
+            if let Some(member) = room.lock().members.get_mut(&account_id) {
+                member.display_name = display_name.to_owned();
+            }
+        }
+    }
+
+    /// The room with this name ("" is the lobby), compared case-insensitively.
+    pub(crate) fn room(&self, name: &str) -> Option<Arc<Room>> {
+        read(&self.rooms).get(&room_key(name)).cloned()
+    }
+
+    /// Every room.
+    pub(crate) fn all_rooms(&self) -> Vec<Arc<Room>> {
+        read(&self.rooms).values().cloned().collect()
+    }
+
+    /// Number of rooms, the lobby included.
+    pub(crate) fn n_rooms(&self) -> usize {
+        read(&self.rooms).len()
+    }
+
+    /// Adds a newly stored room. False if the name is taken in memory.
+    pub(crate) fn add_room(&self, room: Arc<Room>) -> bool {
+        let mut rooms = write(&self.rooms);
+        let key = room_key(&room.name);
+        if rooms.contains_key(&key) {
+            return false;
+        }
+        rooms.insert(key, room);
+        true
+    }
+
+    /// The rooms `account` is a stored member of.
+    pub(crate) fn rooms_of(&self, account: AccountId) -> Vec<Arc<Room>> {
+        lock(&self.memberships)
+            .get(&account)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Number of rooms `account` is a stored member of.
+    pub(crate) fn n_memberships(&self, account: AccountId) -> usize {
+        lock(&self.memberships).get(&account).map_or(0, Vec::len)
+    }
+
+    /// Records that `account` is now a member of `room`.
+    pub(crate) fn add_membership(&self, account: AccountId, room: &Arc<Room>) {
+        let mut memberships = lock(&self.memberships);
+        let rooms = memberships.entry(account).or_default();
+        if !rooms.iter().any(|r| r.id == room.id) {
+            rooms.push(room.clone());
+        }
+    }
+
+    /// Records that `account` is no longer a member of `room`.
+    pub(crate) fn remove_membership(&self, account: AccountId, room: &Room) {
+        let mut memberships = lock(&self.memberships);
+        if let Some(rooms) = memberships.get_mut(&account) {
+            rooms.retain(|r| r.id != room.id);
+            if rooms.is_empty() {
+                memberships.remove(&account);
+            }
+        }
+    }
+}
+
+/// The key under which a username is unique: case-insensitive.
+pub(crate) fn username_key(username: &str) -> String {
+    username.to_ascii_lowercase()
+}
+
+/// The key under which a room name is unique: case-insensitive, with the
+/// same lowercasing as the store.
+pub(crate) fn room_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+// Every critical section here leaves its state consistent between
+// statements that can panic, so a poisoned lock is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

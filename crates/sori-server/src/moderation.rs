@@ -1,0 +1,283 @@
+//! Server moderation: admins kick, ban (account and/or IP range, for a
+//! duration or forever) and mute. Bans and mutes persist in the store; IP
+//! bans are also kept in memory, because every accepted connection is
+//! checked against them.
+
+use std::net::IpAddr;
+use std::sync::RwLock;
+
+use ipnet::IpNet;
+use sori_protocol::pb::{self, ErrorCode};
+use sori_protocol::{Message, encode_to_bytes};
+use sori_store::{IpBan, Sanction, Store, StoreError};
+
+use crate::hub::{now_ms, username_key};
+use crate::refusal::Refusal;
+use crate::rooms::Caller;
+
+/// The IP bans in force, parsed.
+#[derive(Default)]
+pub(crate) struct IpBans {
+    /// std RwLock: read on every accept, written by admins; never held
+    /// across `.await`.
+    bans: RwLock<Vec<(IpNet, Sanction)>>,
+}
+
+impl IpBans {
+    /// Loads the bans in force from the store.
+    pub(crate) async fn load(store: &dyn Store) -> Result<Self, StoreError> {
+        let mut bans = Vec::new();
+        for ban in store.ip_bans(now_ms()).await? {
+            match parse_net(&ban.net) {
+                Some(net) => bans.push((net, ban.sanction)),
+                None => tracing::warn!(net = %ban.net, "ignoring an IP ban that does not parse"),
+            }
+        }
+        Ok(IpBans {
+            bans: RwLock::new(bans),
+        })
+    }
+
+    /// The ban in force on `ip` now, if any.
+    pub(crate) fn check(&self, ip: IpAddr) -> Option<Sanction> {
+        let now = now_ms();
+        let ip = canonical(ip);
+        let bans = self.bans.read().unwrap_or_else(|p| p.into_inner());
+        bans.iter()
+            .find(|(net, sanction)| net.contains(&ip) && sanction.in_force_at(now))
+            .map(|(_, sanction)| sanction.clone())
+    }
+
+    fn put(&self, net: IpNet, sanction: Sanction) {
+        let mut bans = self.bans.write().unwrap_or_else(|p| p.into_inner());
+        bans.retain(|(n, _)| *n != net);
+        bans.push((net, sanction));
+    }
+
+    fn remove(&self, net: IpNet) {
+        let mut bans = self.bans.write().unwrap_or_else(|p| p.into_inner());
+        bans.retain(|(n, _)| *n != net);
+    }
+}
+
+/// The Kicked frame a banned client gets, saying until when.
+pub(crate) fn banned_kick(sanction: &Sanction) -> Message {
+    Message::Kicked(pb::Kicked {
+        code: ErrorCode::BannedFromServer as i32,
+        message: banned_text(sanction),
+        until_ms: wire_until(sanction),
+    })
+}
+
+/// The Error a banned account's Login gets.
+pub(crate) fn banned_error(sanction: &Sanction) -> Refusal {
+    Refusal::until(
+        ErrorCode::BannedFromServer,
+        banned_text(sanction),
+        wire_until(sanction),
+    )
+}
+
+/// The Error a muted session's Chat or Whisper gets.
+pub(crate) fn muted_error(until_ms: i64) -> Refusal {
+    let wire = if until_ms == i64::MAX { 0 } else { until_ms };
+    let text = if wire == 0 {
+        "you are muted".to_owned()
+    } else {
+        format!("you are muted until {}", human_time(wire))
+    };
+    Refusal::until(ErrorCode::Muted, text, wire)
+}
+
+/// Handles an admin request.
+pub(crate) async fn admin(caller: &Caller<'_>, message: Message) -> Result<(), Refusal> {
+    let shared = caller.shared;
+    let is_admin = shared
+        .config
+        .admins
+        .iter()
+        .any(|name| username_key(name) == username_key(&caller.user.username));
+    if !is_admin {
+        return Err(Refusal::new(
+            ErrorCode::NotAdmin,
+            "only server admins may do that",
+        ));
+    }
+    let by = caller.account_id;
+    match message {
+        Message::AdminKick(req) => {
+            let account = find(caller, &req.username).await?;
+            let Some(online) = shared.hub.online_account(account) else {
+                return Err(Refusal::new(
+                    ErrorCode::UserOffline,
+                    format!("{} is not online", req.username),
+                ));
+            };
+            let reason = if req.reason.is_empty() {
+                "kicked by an admin".to_owned()
+            } else {
+                req.reason
+            };
+            let kicked = Message::kicked(ErrorCode::KickedByAdmin, reason);
+            online.peer.close(Some(encode_to_bytes(0, &kicked)));
+        }
+        Message::AdminBan(req) => {
+            if req.username.is_empty() && req.ip.is_empty() {
+                return Err(Refusal::new(
+                    ErrorCode::InvalidIp,
+                    "name a username, an ip, or both",
+                ));
+            }
+            let net = if req.ip.is_empty() {
+                None
+            } else {
+                Some(ip_net(&req.ip)?)
+            };
+            let account = if req.username.is_empty() {
+                None
+            } else {
+                Some(find(caller, &req.username).await?)
+            };
+            let sanction = sanction(by, req.duration_secs, req.reason);
+            if let Some(account) = account {
+                shared
+                    .store
+                    .put_account_ban(account, sanction.clone())
+                    .await?;
+                if let Some(online) = shared.hub.online_account(account) {
+                    online
+                        .peer
+                        .close(Some(encode_to_bytes(0, &banned_kick(&sanction))));
+                }
+            }
+            if let Some(net) = net {
+                shared
+                    .store
+                    .put_ip_ban(IpBan {
+                        net: net.to_string(),
+                        sanction: sanction.clone(),
+                    })
+                    .await?;
+                shared.ip_bans.put(net, sanction.clone());
+                let kicked = encode_to_bytes(0, &banned_kick(&sanction));
+                for peer in shared.hub.peers() {
+                    if net.contains(&canonical(peer.ip)) {
+                        peer.close(Some(kicked.clone()));
+                    }
+                }
+            }
+            tracing::info!(admin = %caller.user.username, username = %req.username, ip = %req.ip, "ban");
+        }
+        Message::AdminUnban(req) => {
+            if !req.username.is_empty() {
+                let account = find(caller, &req.username).await?;
+                shared.store.remove_account_ban(account).await?;
+            }
+            if !req.ip.is_empty() {
+                let net = ip_net(&req.ip)?;
+                shared.store.remove_ip_ban(&net.to_string()).await?;
+                shared.ip_bans.remove(net);
+            }
+        }
+        Message::AdminMute(req) => {
+            let account = find(caller, &req.username).await?;
+            let sanction = sanction(by, req.duration_secs, req.reason);
+            shared.store.put_mute(account, sanction.clone()).await?;
+            if let Some(online) = shared.hub.online_account(account) {
+                online
+                    .peer
+                    .set_muted_until(sanction.until_ms.unwrap_or(i64::MAX));
+            }
+        }
+        Message::AdminUnmute(req) => {
+            let account = find(caller, &req.username).await?;
+            shared.store.remove_mute(account).await?;
+            if let Some(online) = shared.hub.online_account(account) {
+                online.peer.set_muted_until(0);
+            }
+        }
+        other => {
+            return Err(Refusal::new(
+                ErrorCode::UnexpectedMessage,
+                format!("{:?} is not an admin request", other.msg_type()),
+            ));
+        }
+    }
+    caller.answer(&Message::Ok(pb::Ok {}));
+    Ok(())
+}
+
+async fn find(caller: &Caller<'_>, username: &str) -> Result<i64, Refusal> {
+    match caller.shared.accounts.find(username).await? {
+        Some(account) => Ok(account.id),
+        None => Err(Refusal::new(
+            ErrorCode::NoSuchUser,
+            format!("there is no user named {username:?}"),
+        )),
+    }
+}
+
+fn sanction(by: i64, duration_secs: u64, reason: String) -> Sanction {
+    let now = now_ms();
+    let until_ms = (duration_secs > 0).then(|| {
+        let ms = i64::try_from(duration_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        now.saturating_add(ms)
+    });
+    Sanction {
+        until_ms,
+        reason,
+        by,
+        created_at_ms: now,
+    }
+}
+
+/// An IP address (a single-address range) or a CIDR range, normalized.
+fn ip_net(text: &str) -> Result<IpNet, Refusal> {
+    parse_net(text).ok_or_else(|| {
+        Refusal::new(
+            ErrorCode::InvalidIp,
+            format!("{text:?} is not an IP address or CIDR range"),
+        )
+    })
+}
+
+fn parse_net(text: &str) -> Option<IpNet> {
+    let text = text.trim();
+    if let Ok(net) = text.parse::<IpNet>() {
+        return Some(net.trunc());
+    }
+    text.parse::<IpAddr>()
+        .ok()
+        .map(|ip| IpNet::from(canonical(ip)))
+}
+
+/// IPv4-mapped IPv6 addresses compare as the IPv4 address they carry.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn wire_until(sanction: &Sanction) -> i64 {
+    sanction.until_ms.unwrap_or(0)
+}
+
+fn banned_text(sanction: &Sanction) -> String {
+    let mut text = match sanction.until_ms {
+        Some(until) => format!("banned until {}", human_time(until)),
+        None => "banned".to_owned(),
+    };
+    if !sanction.reason.is_empty() {
+        text.push_str(": ");
+        text.push_str(&sanction.reason);
+    }
+    text
+}
+
+/// A timestamp for people: RFC 3339 in UTC, to the second.
+fn human_time(ms: i64) -> String {
+    let secs = u64::try_from(ms / 1000).unwrap_or(0);
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .to_string()
+}

@@ -1,0 +1,742 @@
+//! Rate limits: token buckets per session and per client address, a count of
+//! open connections per address, and a growing delay after failed logins.
+//!
+//! Everything here takes the time as an argument (`now: Instant`) instead of
+//! reading a clock, so tests drive it with explicit instants and no sleeps,
+//! and a caller reads the clock once per event. Shared maps sit behind std
+//! mutexes that are held for one map operation and never across `.await`;
+//! every map is bounded and swept of entries that no longer matter.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// The `[limits]` section of the configuration: every rate limit, with the
+/// defaults documented in docs/security.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Frames a session may send per second, sustained (default 20).
+    pub messages_per_sec: f32,
+    /// Frames a session may send at once after being quiet (default 40).
+    pub messages_burst: f32,
+    /// Bytes (headers and bodies) a session may send per second, sustained
+    /// (default 64 KiB).
+    pub bytes_per_sec: f32,
+    /// Bytes a session may send at once after being quiet (default 256 KiB).
+    /// Keep it at least the largest frame, or such frames never pass.
+    pub bytes_burst: f32,
+    /// Over-limit frames tolerated within `abuse_window` before the session
+    /// is disconnected (default 10). Each one is answered RATE_LIMITED.
+    pub abuse_strikes: u32,
+    /// The window for `abuse_strikes` (default 60 s): strikes are forgiven
+    /// at `abuse_strikes` per window.
+    #[serde(with = "humantime_serde")]
+    pub abuse_window: Duration,
+    /// Open connections from one address, IPv6 counted per /64 (default 64).
+    pub max_connections_per_ip: u32,
+    /// New connections one address may open per second, sustained
+    /// (default 20).
+    pub new_connections_per_ip_per_sec: f32,
+    /// New connections one address may open at once (default 40).
+    pub new_connections_per_ip_burst: f32,
+    /// Addresses tracked for `new_connections_per_ip_*` (default 100,000);
+    /// past it, addresses not yet tracked are not limited until idle ones
+    /// are swept (the session limit still holds).
+    pub max_tracked_ips: usize,
+    /// A client that stops in the middle of a frame (half a header or half a
+    /// body) for this long is closed, TRUNCATED_FRAME (default 10 s).
+    #[serde(with = "humantime_serde")]
+    pub partial_frame_timeout: Duration,
+    /// Failed-login throttling.
+    pub login: LoginThrottleConfig,
+}
+
+/// Failed-login throttling: after a few free failures, each further attempt
+/// on the same account, or from the same address, waits a delay that doubles
+/// with every failure up to a cap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginThrottleConfig {
+    /// Failures on one account before its attempts are delayed (default 3).
+    pub account_free_failures: u32,
+    /// Failures from one address (any accounts) before its attempts are
+    /// delayed (default 10: higher, since many users can share an address).
+    pub ip_free_failures: u32,
+    /// The first delay (default 1 s); each further failure doubles it.
+    #[serde(with = "humantime_serde")]
+    pub base_delay: Duration,
+    /// The longest delay (default 60 s). Also bounds how long an attacker
+    /// can keep a victim's account slowed down.
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+    /// Failures are forgotten this long after the last one (default 15 min).
+    #[serde(with = "humantime_serde")]
+    pub forget_after: Duration,
+    /// Accounts and addresses tracked, each (default 100,000). Past it, keys
+    /// not yet tracked are not throttled until old entries are forgotten.
+    pub max_tracked: usize,
+}
+
+/// A token bucket: `rate_per_sec` tokens flow in per second, up to `burst`;
+/// an event costing `n` passes if `n` tokens are there.
+///
+/// It lives in every session (two or three of them), so it is kept to 32
+/// bytes: `f32` fields and one `Instant`. `f32` is exact to well under one
+/// token at the sizes used here (a 256 KiB byte burst is 2^18, leaving 6
+/// bits of fraction), and the refill is recomputed from the elapsed time on
+/// every call, so rounding does not accumulate into drift that matters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
+pub(crate) struct TokenBucket {
+    rate_per_sec: f32,
+    burst: f32,
+    tokens: f32,
+    /// When `tokens` was last brought up to date.
+    last: Instant,
+}
+
+/// A session's own limits: frames per second, bytes per second, and the
+/// strikes that turn repeated over-limit frames into a disconnect. Owned by
+/// the session's reader task; no locks.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
+pub(crate) struct SessionLimits {
+    messages: TokenBucket,
+    bytes: TokenBucket,
+    /// Each over-limit frame takes a token; none left means disconnect.
+    strikes: TokenBucket,
+}
+
+/// What to do with one frame a session sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
+pub(crate) enum FrameVerdict {
+    /// Within the limits: handle it.
+    Accept,
+    /// Over a limit: skip it and answer Error RATE_LIMITED.
+    OverLimit,
+    /// Over a limit too often: send Kicked RATE_LIMITED and close.
+    Disconnect,
+}
+
+/// One token bucket per key (a client address, through [`client_key`]),
+/// shared by the accept loop. Keys whose bucket has refilled are swept, and
+/// at most `cap` keys are tracked.
+#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
+pub(crate) struct KeyedLimiter<K> {
+    rate_per_sec: f32,
+    burst: f32,
+    /// A std mutex: held for one map operation, never across `.await`.
+    buckets: Mutex<BoundedMap<K, TokenBucket>>,
+}
+
+/// Open connections per client address, with a ceiling. Cheap to clone.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
+pub(crate) struct ConnectionCounter {
+    max_per_ip: u32,
+    /// A std mutex: held for one map operation, never across `.await`.
+    /// Only addresses with open connections have entries, so the map is
+    /// bounded by the session limit.
+    counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
+}
+
+/// One counted connection; dropping it gives the slot back.
+#[derive(Debug)]
+#[must_use = "the connection is uncounted as soon as the guard drops"]
+#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
+pub(crate) struct ConnectionGuard {
+    counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    key: IpAddr,
+}
+
+/// Failed-login throttling per account and per client address.
+///
+/// Each account and address has a failure count and a time before which
+/// its next attempt must wait. [`LoginThrottle::delay`] answers how long an
+/// attempt must still wait; when it lets a throttled key through, it
+/// reserves the next slot at once, so parallel attempts on many connections
+/// cannot all pass in the same instant.
+#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
+pub(crate) struct LoginThrottle {
+    config: LoginThrottleConfig,
+    /// A std mutex: held for a few map operations, never across `.await`.
+    state: Mutex<ThrottleState>,
+}
+
+struct ThrottleState {
+    accounts: BoundedMap<Box<str>, Failures>,
+    ips: BoundedMap<IpAddr, Failures>,
+}
+
+/// One key's failures.
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last_failure: Instant,
+    /// No attempt before this; moved forward by failures and reservations.
+    next_allowed: Instant,
+}
+
+/// A `HashMap` with a ceiling on its length, swept of stale entries now and
+/// then: at most once per [`PRUNE_INTERVAL`] in the ordinary course, and
+/// when full (but at most once per [`PRUNE_BACKOFF`], since a sweep is O(n)).
+struct BoundedMap<K, V> {
+    entries: HashMap<K, V>,
+    cap: usize,
+    next_sweep: Option<Instant>,
+    next_full_sweep: Option<Instant>,
+}
+
+/// How often a bounded map is swept of stale entries in the ordinary course.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// After a sweep of a full map, how long before the next one may run.
+const PRUNE_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Longest account key kept, in bytes; longer ones are cut (on a character
+/// boundary) so a hostile name cannot make the map big. Real usernames are
+/// far shorter.
+const MAX_ACCOUNT_KEY_LEN: usize = 64;
+
+/// The key rate limits and counts use for a client address: IPv4 (also
+/// IPv4-mapped IPv6) as is, IPv6 by its /64, since one host or household
+/// usually holds a whole /64 and could otherwise rotate through it.
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let masked = v6.to_bits() & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from_bits(masked))
+        }
+        v4 => v4,
+    }
+}
+
+/// Locks a mutex, going on past poisoning: every critical section in this
+/// module leaves its map consistent at each step, so a panic elsewhere
+/// while it was held does not make the data wrong.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            messages_per_sec: 20.0,
+            messages_burst: 40.0,
+            bytes_per_sec: 64.0 * 1024.0,
+            bytes_burst: 256.0 * 1024.0,
+            abuse_strikes: 10,
+            abuse_window: Duration::from_secs(60),
+            max_connections_per_ip: 64,
+            new_connections_per_ip_per_sec: 20.0,
+            new_connections_per_ip_burst: 40.0,
+            max_tracked_ips: 100_000,
+            partial_frame_timeout: Duration::from_secs(10),
+            login: LoginThrottleConfig::default(),
+        }
+    }
+}
+
+#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
+impl LimitsConfig {
+    /// Limits no load test reaches: for load generators, fuzzers and tests
+    /// that send faster, and from fewer addresses, than any person could.
+    /// Never for a server that faces the internet.
+    pub fn unlimited() -> Self {
+        LimitsConfig {
+            messages_per_sec: 1e9,
+            messages_burst: 1e9,
+            bytes_per_sec: 1e12,
+            bytes_burst: 1e12,
+            max_connections_per_ip: 1_000_000,
+            new_connections_per_ip_per_sec: 1e9,
+            new_connections_per_ip_burst: 1e9,
+            ..LimitsConfig::default()
+        }
+    }
+
+    /// Checks the settings make sense together: rates and bursts finite and
+    /// positive, and a byte burst that lets the largest frame (a header and
+    /// `max_frame_len` of body) through.
+    pub(crate) fn validate(&self, max_frame_len: u32) -> Result<(), String> {
+        let rates = [
+            ("messages_per_sec", self.messages_per_sec),
+            ("messages_burst", self.messages_burst),
+            ("bytes_per_sec", self.bytes_per_sec),
+            ("bytes_burst", self.bytes_burst),
+            (
+                "new_connections_per_ip_per_sec",
+                self.new_connections_per_ip_per_sec,
+            ),
+            (
+                "new_connections_per_ip_burst",
+                self.new_connections_per_ip_burst,
+            ),
+        ];
+        for (name, value) in rates {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(format!(
+                    "limits.{name} must be a positive number, not {value}"
+                ));
+            }
+        }
+        for (name, burst) in [
+            ("messages_burst", self.messages_burst),
+            (
+                "new_connections_per_ip_burst",
+                self.new_connections_per_ip_burst,
+            ),
+        ] {
+            if burst < 1.0 {
+                return Err(format!("limits.{name} must be at least 1, not {burst}"));
+            }
+        }
+        let largest_frame = sori_protocol::HEADER_LEN as f32 + max_frame_len as f32;
+        if self.bytes_burst < largest_frame {
+            return Err(format!(
+                "limits.bytes_burst ({}) must be at least the largest frame ({largest_frame} bytes)",
+                self.bytes_burst
+            ));
+        }
+        if self.abuse_window.is_zero() {
+            return Err("limits.abuse_window must be longer than zero".to_owned());
+        }
+        let login = &self.login;
+        if login.base_delay > login.max_delay {
+            return Err(
+                "limits.login.base_delay must not exceed limits.login.max_delay".to_owned(),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Default for LoginThrottleConfig {
+    fn default() -> Self {
+        LoginThrottleConfig {
+            account_free_failures: 3,
+            ip_free_failures: 10,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+            forget_after: Duration::from_secs(15 * 60),
+            max_tracked: 100_000,
+        }
+    }
+}
+
+#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
+impl TokenBucket {
+    /// A full bucket.
+    pub(crate) fn new(rate_per_sec: f32, burst: f32, now: Instant) -> Self {
+        TokenBucket {
+            rate_per_sec,
+            burst,
+            tokens: burst,
+            last: now,
+        }
+    }
+
+    /// Takes `n` tokens if there are that many, after refilling for the time
+    /// since the last call. A refused take takes nothing. An `n` over the
+    /// burst never passes.
+    pub(crate) fn try_take(&mut self, n: f32, now: Instant) -> bool {
+        self.refill(now);
+        if self.tokens >= n {
+            self.tokens -= n;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// How long until `n` tokens will be there (zero if they are now); for
+    /// a retry-after hint. `Duration::MAX` if `n` is over the burst.
+    pub(crate) fn time_until(&self, n: f32, now: Instant) -> Duration {
+        if n > self.burst {
+            return Duration::MAX;
+        }
+        let missing = n - self.tokens_at(now);
+        if missing <= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::try_from_secs_f32(missing / self.rate_per_sec).unwrap_or(Duration::MAX)
+        }
+    }
+
+    /// True when the bucket has refilled completely: forgetting it would
+    /// change nothing.
+    fn is_full(&self, now: Instant) -> bool {
+        self.tokens_at(now) >= self.burst
+    }
+
+    fn tokens_at(&self, now: Instant) -> f32 {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f32();
+        (self.tokens + elapsed * self.rate_per_sec).min(self.burst)
+    }
+
+    fn refill(&mut self, now: Instant) {
+        // Instants from several tasks may arrive slightly out of order; an
+        // earlier one refills nothing and does not move `last` back.
+        if now > self.last {
+            self.tokens = self.tokens_at(now);
+            self.last = now;
+        }
+    }
+}
+
+#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
+impl SessionLimits {
+    /// Full buckets for a new session.
+    pub(crate) fn new(config: &LimitsConfig, now: Instant) -> Self {
+        let strikes = config.abuse_strikes as f32;
+        let window = config.abuse_window.as_secs_f32().max(f32::MIN_POSITIVE);
+        SessionLimits {
+            messages: TokenBucket::new(config.messages_per_sec, config.messages_burst, now),
+            bytes: TokenBucket::new(config.bytes_per_sec, config.bytes_burst, now),
+            strikes: TokenBucket::new(strikes / window, strikes, now),
+        }
+    }
+
+    /// Counts one frame of `frame_len` bytes (header included) against the
+    /// session's limits. An over-limit frame costs a strike and none of the
+    /// frame or byte budget.
+    pub(crate) fn check_frame(&mut self, frame_len: usize, now: Instant) -> FrameVerdict {
+        self.messages.refill(now);
+        self.bytes.refill(now);
+        let len = frame_len as f32;
+        if self.messages.tokens >= 1.0 && self.bytes.tokens >= len {
+            self.messages.tokens -= 1.0;
+            self.bytes.tokens -= len;
+            FrameVerdict::Accept
+        } else if self.strikes.try_take(1.0, now) {
+            FrameVerdict::OverLimit
+        } else {
+            FrameVerdict::Disconnect
+        }
+    }
+
+    /// How long until a frame of `frame_len` bytes would pass; for the
+    /// RATE_LIMITED answer's retry-after hint.
+    pub(crate) fn retry_after(&self, frame_len: usize, now: Instant) -> Duration {
+        let messages = self.messages.time_until(1.0, now);
+        let bytes = self.bytes.time_until(frame_len as f32, now);
+        messages.max(bytes)
+    }
+}
+
+#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
+impl<K: Hash + Eq> KeyedLimiter<K> {
+    /// One bucket of `rate_per_sec` and `burst` per key, at most `cap` keys.
+    pub(crate) fn new(rate_per_sec: f32, burst: f32, cap: usize) -> Self {
+        KeyedLimiter {
+            rate_per_sec,
+            burst,
+            buckets: Mutex::new(BoundedMap::new(cap)),
+        }
+    }
+
+    /// Takes one token from `key`'s bucket: true if the event may go ahead.
+    /// A key that cannot be tracked because the map is full of keys that
+    /// are all still active passes (the limit fails open, the map stays
+    /// bounded).
+    pub(crate) fn check(&self, key: K, now: Instant) -> bool {
+        let mut buckets = lock(&self.buckets);
+        buckets.sweep_if_due(now, |bucket| bucket.is_full(now));
+        if let Some(bucket) = buckets.get_mut(&key) {
+            return bucket.try_take(1.0, now);
+        }
+        if !buckets.make_room(now, |bucket| bucket.is_full(now)) {
+            return true;
+        }
+        let mut bucket = TokenBucket::new(self.rate_per_sec, self.burst, now);
+        let allowed = bucket.try_take(1.0, now);
+        buckets.entries.insert(key, bucket);
+        allowed
+    }
+
+    /// Keys tracked now.
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.buckets).entries.len()
+    }
+}
+
+#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
+impl ConnectionCounter {
+    /// At most `max_per_ip` open connections per address (IPv6 per /64).
+    pub(crate) fn new(max_per_ip: u32) -> Self {
+        ConnectionCounter {
+            max_per_ip,
+            counts: Arc::default(),
+        }
+    }
+
+    /// Counts a new connection from `ip`, or `None` if the address is at its
+    /// ceiling. Hold the guard for as long as the connection is open.
+    pub(crate) fn try_acquire(&self, ip: IpAddr) -> Option<ConnectionGuard> {
+        let key = client_key(ip);
+        let mut counts = lock(&self.counts);
+        let count = counts.entry(key).or_insert(0);
+        if *count >= self.max_per_ip {
+            if *count == 0 {
+                // Only reached with max_per_ip = 0; keep no empty entries.
+                counts.remove(&key);
+            }
+            return None;
+        }
+        *count += 1;
+        Some(ConnectionGuard {
+            counts: self.counts.clone(),
+            key,
+        })
+    }
+
+    /// Open connections counted for `ip`'s key.
+    pub(crate) fn count(&self, ip: IpAddr) -> u32 {
+        lock(&self.counts)
+            .get(&client_key(ip))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Addresses with open connections.
+    pub(crate) fn n_addresses(&self) -> usize {
+        lock(&self.counts).len()
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        let mut counts = lock(&self.counts);
+        if let Some(count) = counts.get_mut(&self.key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
+}
+
+#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
+impl LoginThrottle {
+    /// A throttle with these settings.
+    pub(crate) fn new(config: LoginThrottleConfig) -> Self {
+        let cap = config.max_tracked;
+        LoginThrottle {
+            config,
+            state: Mutex::new(ThrottleState {
+                accounts: BoundedMap::new(cap),
+                ips: BoundedMap::new(cap),
+            }),
+        }
+    }
+
+    /// How long this login attempt must still wait, or `None` to go ahead.
+    ///
+    /// `account_key` should be the normalised username (as the store
+    /// compares names). When the answer is `None` for a key that is being
+    /// throttled, the next slot is reserved for this attempt: a second
+    /// attempt right after it waits even before this one's result is known.
+    pub(crate) fn delay(&self, account_key: &str, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let account_key = truncate(account_key, MAX_ACCOUNT_KEY_LEN);
+        let ip_key = client_key(ip);
+        let mut state = lock(&self.state);
+        let forget = self.config.forget_after;
+        state
+            .accounts
+            .sweep_if_due(now, |entry| entry.is_stale(now, forget));
+        state
+            .ips
+            .sweep_if_due(now, |entry| entry.is_stale(now, forget));
+        let wait_account = state
+            .accounts
+            .get_mut(account_key)
+            .map_or(Duration::ZERO, |entry| {
+                entry.forget_if_stale(now, forget);
+                entry.next_allowed.saturating_duration_since(now)
+            });
+        let wait_ip = state.ips.get_mut(&ip_key).map_or(Duration::ZERO, |entry| {
+            entry.forget_if_stale(now, forget);
+            entry.next_allowed.saturating_duration_since(now)
+        });
+        let wait = wait_account.max(wait_ip);
+        if !wait.is_zero() {
+            return Some(wait);
+        }
+        let account_free = self.config.account_free_failures;
+        let ip_free = self.config.ip_free_failures;
+        if let Some(entry) = state.accounts.get_mut(account_key) {
+            entry.next_allowed = now + self.config.step(entry.count, account_free);
+        }
+        if let Some(entry) = state.ips.get_mut(&ip_key) {
+            entry.next_allowed = now + self.config.step(entry.count, ip_free);
+        }
+        None
+    }
+
+    /// Records a failed attempt (wrong password or unknown account) on the
+    /// account and the address.
+    pub(crate) fn record_failure(&self, account_key: &str, ip: IpAddr, now: Instant) {
+        let account_key = truncate(account_key, MAX_ACCOUNT_KEY_LEN);
+        let ip_key = client_key(ip);
+        let config = &self.config;
+        let mut state = lock(&self.state);
+        let ThrottleState { accounts, ips } = &mut *state;
+        if accounts.get_mut(account_key).is_none() {
+            accounts.insert_fresh(account_key.into(), now, config.forget_after);
+        }
+        if let Some(entry) = accounts.get_mut(account_key) {
+            entry.fail(now, config, config.account_free_failures);
+        }
+        if ips.get_mut(&ip_key).is_none() {
+            ips.insert_fresh(ip_key, now, config.forget_after);
+        }
+        if let Some(entry) = ips.get_mut(&ip_key) {
+            entry.fail(now, config, config.ip_free_failures);
+        }
+    }
+
+    /// Records a successful login: the account's failures are cleared, and
+    /// the slot the attempt reserved on the address is given back (the
+    /// address's failures stay until they are forgotten).
+    pub(crate) fn record_success(&self, account_key: &str, ip: IpAddr) {
+        let account_key = truncate(account_key, MAX_ACCOUNT_KEY_LEN);
+        let ip_key = client_key(ip);
+        let mut state = lock(&self.state);
+        state.accounts.entries.remove(account_key);
+        let ip_free = self.config.ip_free_failures;
+        if let Some(entry) = state.ips.get_mut(&ip_key) {
+            let earned = entry.last_failure + self.config.step(entry.count, ip_free);
+            entry.next_allowed = entry.next_allowed.min(earned);
+        }
+    }
+
+    /// Accounts and addresses tracked now.
+    pub(crate) fn len(&self) -> (usize, usize) {
+        let state = lock(&self.state);
+        (state.accounts.entries.len(), state.ips.entries.len())
+    }
+}
+
+impl LoginThrottleConfig {
+    /// The wait after `count` failures when the first `free` cost nothing:
+    /// zero, then `base_delay` doubling up to `max_delay`.
+    fn step(&self, count: u32, free: u32) -> Duration {
+        if count < free {
+            return Duration::ZERO;
+        }
+        let doublings = (count - free).min(31);
+        self.base_delay
+            .checked_mul(1 << doublings)
+            .unwrap_or(self.max_delay)
+            .min(self.max_delay)
+    }
+}
+
+impl Failures {
+    fn is_stale(&self, now: Instant, forget_after: Duration) -> bool {
+        now >= self.next_allowed && now.saturating_duration_since(self.last_failure) >= forget_after
+    }
+
+    /// Starts over once the failures are old enough to forget, even if the
+    /// sweep has not removed the entry yet.
+    fn forget_if_stale(&mut self, now: Instant, forget_after: Duration) {
+        if self.is_stale(now, forget_after) {
+            self.count = 0;
+        }
+    }
+
+    fn fail(&mut self, now: Instant, config: &LoginThrottleConfig, free: u32) {
+        self.forget_if_stale(now, config.forget_after);
+        self.count = self.count.saturating_add(1);
+        self.last_failure = now;
+        self.next_allowed = self.next_allowed.max(now + config.step(self.count, free));
+    }
+}
+
+impl<K: Hash + Eq> BoundedMap<K, Failures> {
+    /// Inserts a zero-failure entry for `key` if there is room (sweeping
+    /// forgotten entries when full); past the cap the key goes untracked.
+    fn insert_fresh(&mut self, key: K, now: Instant, forget_after: Duration) {
+        if self.make_room(now, |entry| entry.is_stale(now, forget_after)) {
+            self.entries.insert(
+                key,
+                Failures {
+                    count: 0,
+                    last_failure: now,
+                    next_allowed: now,
+                },
+            );
+        }
+    }
+}
+
+impl<K: Hash + Eq, V> BoundedMap<K, V> {
+    fn new(cap: usize) -> Self {
+        BoundedMap {
+            entries: HashMap::new(),
+            cap,
+            next_sweep: None,
+            next_full_sweep: None,
+        }
+    }
+
+    fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.entries.get_mut(key)
+    }
+
+    /// Sweeps stale entries if [`PRUNE_INTERVAL`] has passed since the last
+    /// ordinary sweep.
+    fn sweep_if_due(&mut self, now: Instant, is_stale: impl FnMut(&V) -> bool) {
+        match self.next_sweep {
+            Some(next) if now < next => {}
+            _ => {
+                self.sweep(is_stale);
+                self.next_sweep = Some(now + PRUNE_INTERVAL);
+            }
+        }
+    }
+
+    /// True if one more entry fits, sweeping stale entries first when the
+    /// map is full (at most once per [`PRUNE_BACKOFF`]).
+    fn make_room(&mut self, now: Instant, is_stale: impl FnMut(&V) -> bool) -> bool {
+        if self.entries.len() < self.cap {
+            return true;
+        }
+        if self.next_full_sweep.is_some_and(|next| now < next) {
+            return false;
+        }
+        self.sweep(is_stale);
+        self.next_full_sweep = Some(now + PRUNE_BACKOFF);
+        self.entries.len() < self.cap
+    }
+
+    fn sweep(&mut self, mut is_stale: impl FnMut(&V) -> bool) {
+        self.entries.retain(|_, value| !is_stale(value));
+    }
+}
+
+/// `key` cut to at most `max` bytes, on a character boundary.
+fn truncate(key: &str, max: usize) -> &str {
+    if key.len() <= max {
+        return key;
+    }
+    let mut end = max;
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    &key[..end]
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,546 @@
+//! Rate limit tests, all on explicit instants: no sleeps.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::*;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// Durations computed in f32 are right to well under a millisecond.
+fn assert_close(got: Duration, expected: Duration) {
+    let diff = got.abs_diff(expected);
+    assert!(
+        diff < Duration::from_micros(10),
+        "{got:?} is not {expected:?}"
+    );
+}
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().expect("test address")
+}
+
+/// Runs `(offset from start, tokens asked, expected)` steps against one
+/// bucket of `rate` per second and `burst`.
+fn check_bucket(rate: f32, burst: f32, steps: &[(Duration, f32, bool)]) {
+    let t0 = Instant::now();
+    let mut bucket = TokenBucket::new(rate, burst, t0);
+    for (step, &(offset, n, expected)) in steps.iter().enumerate() {
+        assert_eq!(
+            bucket.try_take(n, t0 + offset),
+            expected,
+            "step {step}: take {n} at {offset:?} from {bucket:?}"
+        );
+    }
+}
+
+#[test]
+fn token_bucket_is_small() {
+    assert!(
+        size_of::<TokenBucket>() <= 32,
+        "{}",
+        size_of::<TokenBucket>()
+    );
+}
+
+#[test]
+fn token_bucket_starts_full_and_refuses_past_the_burst() {
+    check_bucket(
+        10.0,
+        3.0,
+        &[
+            (ms(0), 1.0, true),
+            (ms(0), 1.0, true),
+            (ms(0), 1.0, true),
+            (ms(0), 1.0, false),
+            // 100 ms at 10/s is one token.
+            (ms(100), 1.0, true),
+            (ms(100), 1.0, false),
+            // A long rest refills only up to the burst.
+            (secs(3600), 3.0, true),
+            (secs(3600), 1.0, false),
+        ],
+    );
+}
+
+#[test]
+fn token_bucket_takes_nothing_when_refused() {
+    check_bucket(
+        1.0,
+        10.0,
+        &[
+            (ms(0), 8.0, true),
+            (ms(0), 5.0, false), // two left: refused whole
+            (ms(0), 2.0, true),
+            (ms(0), 11.0, false), // over the burst: never
+            (secs(100), 11.0, false),
+            (secs(100), 10.0, true),
+        ],
+    );
+}
+
+#[test]
+fn token_bucket_fractions_and_bytes() {
+    // 64 KiB/s with a 256 KiB burst, as the byte limit's default.
+    check_bucket(
+        65_536.0,
+        262_144.0,
+        &[
+            (ms(0), 16_396.0, true), // a largest frame
+            (ms(0), 245_748.0, true),
+            (ms(0), 1.0, false),
+            (ms(250), 16_384.0, true), // a quarter second is 16 KiB
+            (ms(250), 1.0, false),
+            (ms(251), 65.0, true),
+        ],
+    );
+}
+
+#[test]
+fn token_bucket_ignores_instants_out_of_order() {
+    let t0 = Instant::now();
+    let mut bucket = TokenBucket::new(1.0, 1.0, t0 + secs(10));
+    assert!(bucket.try_take(1.0, t0 + secs(10)));
+    // An earlier instant refills nothing and does not move the clock back.
+    assert!(!bucket.try_take(1.0, t0));
+    assert!(!bucket.try_take(1.0, t0 + ms(10_500)));
+    assert!(bucket.try_take(1.0, t0 + secs(11)));
+}
+
+#[test]
+fn token_bucket_time_until() {
+    let t0 = Instant::now();
+    let mut bucket = TokenBucket::new(4.0, 2.0, t0);
+    assert_eq!(bucket.time_until(1.0, t0), Duration::ZERO);
+    assert!(bucket.try_take(2.0, t0));
+    assert_close(bucket.time_until(1.0, t0), ms(250));
+    assert_close(bucket.time_until(2.0, t0 + ms(100)), ms(400));
+    assert_eq!(bucket.time_until(3.0, t0), Duration::MAX);
+}
+
+fn limits(messages: (f32, f32), bytes: (f32, f32), strikes: u32, window: Duration) -> LimitsConfig {
+    LimitsConfig {
+        messages_per_sec: messages.0,
+        messages_burst: messages.1,
+        bytes_per_sec: bytes.0,
+        bytes_burst: bytes.1,
+        abuse_strikes: strikes,
+        abuse_window: window,
+        ..LimitsConfig::default()
+    }
+}
+
+/// Runs `(offset, frame length, expected)` steps against one session.
+fn check_session(config: &LimitsConfig, steps: &[(Duration, usize, FrameVerdict)]) {
+    let t0 = Instant::now();
+    let mut session = SessionLimits::new(config, t0);
+    for (step, &(offset, len, expected)) in steps.iter().enumerate() {
+        assert_eq!(
+            session.check_frame(len, t0 + offset),
+            expected,
+            "step {step}: {len} bytes at {offset:?}"
+        );
+    }
+}
+
+#[test]
+fn session_limits_messages_then_strikes_then_disconnect() {
+    use FrameVerdict::{Accept, Disconnect, OverLimit};
+    check_session(
+        &limits((2.0, 2.0), (1e6, 1e6), 2, secs(10)),
+        &[
+            (ms(0), 20, Accept),
+            (ms(0), 20, Accept),
+            (ms(0), 20, OverLimit),
+            (ms(500), 20, Accept), // half a second is one frame
+            (ms(500), 20, OverLimit),
+            (ms(500), 20, Disconnect), // third strike within the window
+        ],
+    );
+}
+
+#[test]
+fn session_limits_bytes() {
+    use FrameVerdict::{Accept, OverLimit};
+    check_session(
+        &limits((100.0, 100.0), (1_000.0, 2_000.0), 10, secs(60)),
+        &[
+            (ms(0), 1_500, Accept),
+            (ms(0), 600, OverLimit), // 500 bytes left
+            (ms(0), 500, Accept),    // the refused frame used no budget
+            (ms(100), 100, Accept),
+            (ms(100), 1, OverLimit),
+        ],
+    );
+}
+
+#[test]
+fn session_limits_forgive_strikes_over_the_window() {
+    use FrameVerdict::{Accept, Disconnect, OverLimit};
+    check_session(
+        &limits((1.0, 1.0), (1e6, 1e6), 2, secs(10)),
+        &[
+            (ms(0), 12, Accept),
+            (ms(0), 12, OverLimit),
+            (ms(0), 12, OverLimit),
+            // Ten seconds forgive both strikes (2 per 10 s).
+            (secs(10), 12, Accept),
+            (secs(10), 12, OverLimit),
+            (secs(10), 12, OverLimit),
+            (secs(10), 12, Disconnect),
+        ],
+    );
+}
+
+#[test]
+fn session_limits_defaults_let_a_chatty_client_through() {
+    // 20 frames a second of 200 bytes for a minute never trips the default.
+    let config = LimitsConfig::default();
+    let t0 = Instant::now();
+    let mut session = SessionLimits::new(&config, t0);
+    for n in 0..1_200u64 {
+        assert_eq!(
+            session.check_frame(200, t0 + ms(n * 50)),
+            FrameVerdict::Accept,
+            "frame {n}"
+        );
+    }
+    // A burst of 40 on top of a rested bucket passes, the 41st does not.
+    let rested = t0 + secs(120);
+    for _ in 0..40 {
+        assert_eq!(session.check_frame(200, rested), FrameVerdict::Accept);
+    }
+    assert_eq!(session.check_frame(200, rested), FrameVerdict::OverLimit);
+    assert_close(session.retry_after(200, rested), ms(50));
+}
+
+#[test]
+fn client_key_groups_ipv6_by_64() {
+    for (input, key) in [
+        ("192.0.2.7", "192.0.2.7"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::"),
+        ("2001:db8:1:2::", "2001:db8:1:2::"),
+        ("::1", "::"),
+    ] {
+        assert_eq!(client_key(ip(input)), ip(key), "{input}");
+    }
+}
+
+#[test]
+fn keyed_limiter_limits_each_key_alone() {
+    let limiter = KeyedLimiter::new(1.0, 2.0, 100);
+    let t0 = Instant::now();
+    let (a, b) = (ip("192.0.2.1"), ip("192.0.2.2"));
+    for (key, offset, expected) in [
+        (a, ms(0), true),
+        (a, ms(0), true),
+        (a, ms(0), false),
+        (b, ms(0), true), // another key has its own bucket
+        (b, ms(0), true),
+        (b, ms(0), false),
+        (a, ms(999), false),
+        (a, ms(1_000), true),
+    ] {
+        assert_eq!(
+            limiter.check(key, t0 + offset),
+            expected,
+            "{key} at {offset:?}"
+        );
+    }
+}
+
+#[test]
+fn keyed_limiter_sweeps_idle_keys_and_stays_bounded() {
+    let limiter = KeyedLimiter::new(1.0, 1.0, 2);
+    let t0 = Instant::now();
+    let key = |n: u8| IpAddr::from([192, 0, 2, n]);
+    assert!(limiter.check(key(1), t0));
+    assert!(limiter.check(key(2), t0));
+    // Full of active keys: a new key passes untracked.
+    assert!(limiter.check(key(3), t0));
+    assert!(limiter.check(key(3), t0 + ms(10)));
+    assert_eq!(limiter.len(), 2);
+    assert!(!limiter.check(key(1), t0 + ms(10)));
+    // Once the old buckets have refilled they are forgotten, making room.
+    assert!(limiter.check(key(3), t0 + secs(2)));
+    assert!(!limiter.check(key(3), t0 + secs(2)));
+    // The periodic sweep clears the rest once a minute.
+    assert!(limiter.check(key(4), t0 + secs(120)));
+    assert_eq!(limiter.len(), 1);
+}
+
+#[test]
+fn connection_counter_limits_and_releases() {
+    let counter = ConnectionCounter::new(2);
+    let (a, b) = (ip("192.0.2.1"), ip("192.0.2.2"));
+    let first = counter.try_acquire(a).expect("first");
+    let second = counter
+        .try_acquire(ip("::ffff:192.0.2.1"))
+        .expect("second (same address)");
+    assert!(counter.try_acquire(a).is_none());
+    let other = counter.try_acquire(b).expect("another address");
+    assert_eq!((counter.count(a), counter.count(b)), (2, 1));
+
+    drop(first);
+    assert_eq!(counter.count(a), 1);
+    let third = counter.try_acquire(a).expect("a slot was given back");
+    drop((second, third, other));
+    assert_eq!(counter.n_addresses(), 0, "no entries left at zero");
+}
+
+#[test]
+fn connection_counter_counts_ipv6_per_64_and_handles_zero() {
+    let counter = ConnectionCounter::new(1);
+    let _held = counter.try_acquire(ip("2001:db8::1")).expect("first");
+    assert!(counter.try_acquire(ip("2001:db8::2")).is_none(), "same /64");
+    assert!(
+        counter.try_acquire(ip("2001:db8:0:1::1")).is_some(),
+        "another /64"
+    );
+
+    let none = ConnectionCounter::new(0);
+    assert!(none.try_acquire(ip("192.0.2.1")).is_none());
+    assert_eq!(none.n_addresses(), 0);
+}
+
+fn throttle_config() -> LoginThrottleConfig {
+    LoginThrottleConfig {
+        account_free_failures: 3,
+        ip_free_failures: 5,
+        base_delay: secs(1),
+        max_delay: secs(8),
+        forget_after: secs(600),
+        max_tracked: 100,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// Ask for the delay; expect this many milliseconds (None: go ahead).
+    Delay(&'static str, &'static str, Option<u64>),
+    Fail(&'static str, &'static str),
+    Succeed(&'static str, &'static str),
+}
+
+/// Runs `(offset, step)` against one throttle.
+fn check_throttle(config: LoginThrottleConfig, steps: &[(Duration, Step)]) {
+    let throttle = LoginThrottle::new(config);
+    let t0 = Instant::now();
+    for (n, &(offset, step)) in steps.iter().enumerate() {
+        let now = t0 + offset;
+        match step {
+            Step::Delay(account, addr, expected) => {
+                let got = throttle.delay(account, ip(addr), now);
+                assert_eq!(got, expected.map(ms), "step {n}: {step:?} at {offset:?}");
+            }
+            Step::Fail(account, addr) => throttle.record_failure(account, ip(addr), now),
+            Step::Succeed(account, addr) => throttle.record_success(account, ip(addr)),
+        }
+    }
+}
+
+const IP_A: &str = "192.0.2.1";
+const IP_B: &str = "198.51.100.1";
+
+#[test]
+fn login_throttle_grows_per_account() {
+    use Step::{Delay, Fail};
+    check_throttle(
+        throttle_config(),
+        &[
+            (ms(0), Delay("kim", IP_A, None)),
+            (ms(0), Fail("kim", IP_A)),
+            (ms(0), Fail("kim", IP_B)),
+            (ms(0), Delay("kim", IP_A, None)),
+            (ms(0), Fail("kim", IP_A)), // third failure: from now on, delays
+            (ms(0), Delay("kim", IP_A, Some(1_000))),
+            (ms(0), Delay("kim", IP_B, Some(1_000))), // per account, any address
+            (ms(0), Delay("lee", IP_B, None)),        // other accounts are free
+            (ms(400), Delay("kim", IP_A, Some(600))),
+            (ms(1_000), Delay("kim", IP_A, None)),
+            (ms(1_000), Fail("kim", IP_A)), // fourth: 2 s
+            (ms(1_000), Delay("kim", IP_A, Some(2_000))),
+            (ms(3_000), Fail("kim", IP_A)), // fifth: 4 s
+            (ms(3_000), Delay("kim", IP_A, Some(4_000))),
+            (ms(7_000), Fail("kim", IP_A)), // sixth: 8 s, the cap
+            (ms(7_000), Delay("kim", IP_A, Some(8_000))),
+            (ms(15_000), Fail("kim", IP_A)), // seventh: still 8 s
+            (ms(15_000), Delay("kim", IP_A, Some(8_000))),
+        ],
+    );
+}
+
+#[test]
+fn login_throttle_reserves_the_slot_it_grants() {
+    use Step::{Delay, Fail};
+    check_throttle(
+        throttle_config(),
+        &[
+            (ms(0), Fail("kim", IP_A)),
+            (ms(0), Fail("kim", IP_A)),
+            (ms(0), Fail("kim", IP_A)),
+            (ms(1_000), Delay("kim", IP_A, None)),
+            // A parallel attempt on another connection must wait, before
+            // the first one's result is known.
+            (ms(1_000), Delay("kim", IP_B, Some(1_000))),
+            (ms(1_500), Delay("kim", IP_B, Some(500))),
+        ],
+    );
+}
+
+#[test]
+fn login_throttle_success_clears_the_account() {
+    use Step::{Delay, Fail, Succeed};
+    check_throttle(
+        throttle_config(),
+        &[
+            (ms(0), Fail("kim", IP_A)),
+            (ms(0), Fail("kim", IP_A)),
+            (ms(0), Fail("kim", IP_A)),
+            (ms(1_000), Delay("kim", IP_A, None)),
+            (ms(1_000), Succeed("kim", IP_A)),
+            (ms(1_000), Delay("kim", IP_A, None)),
+            (ms(1_000), Fail("kim", IP_A)), // counting starts over
+            (ms(1_000), Delay("kim", IP_A, None)),
+        ],
+    );
+}
+
+#[test]
+fn login_throttle_per_address_across_accounts() {
+    use Step::{Delay, Fail, Succeed};
+    // Credential stuffing: one address, one try per account.
+    let mut steps = Vec::new();
+    for account in ["a1", "a2", "a3", "a4", "a5"] {
+        steps.push((ms(0), Delay(account, IP_A, None)));
+        steps.push((ms(0), Fail(account, IP_A)));
+    }
+    steps.extend([
+        (ms(0), Delay("a6", IP_A, Some(1_000))),
+        (ms(0), Delay("a6", IP_B, None)), // another address is not slowed
+        (ms(1_000), Delay("a6", IP_A, None)),
+        // The reservation is given back when that attempt succeeds...
+        (ms(1_000), Succeed("a6", IP_A)),
+        (ms(1_000), Delay("a7", IP_A, None)),
+        // ...but the address's failures remain until forgotten.
+        (ms(1_000), Fail("a7", IP_A)),
+        (ms(1_000), Delay("a8", IP_A, Some(2_000))),
+    ]);
+    check_throttle(throttle_config(), &steps);
+}
+
+#[test]
+fn login_throttle_forgets_old_failures() {
+    use Step::{Delay, Fail};
+    check_throttle(
+        throttle_config(),
+        &[
+            (ms(0), Fail("kim", IP_A)),
+            (ms(0), Fail("kim", IP_A)),
+            (ms(0), Fail("kim", IP_A)),
+            (ms(0), Delay("kim", IP_A, Some(1_000))),
+            // Ten minutes after the last failure, it is forgotten.
+            (secs(600), Fail("kim", IP_A)),
+            (secs(600), Delay("kim", IP_A, None)),
+            (secs(600), Fail("kim", IP_A)),
+            (secs(600), Fail("kim", IP_A)),
+            (secs(600), Delay("kim", IP_A, Some(1_000))),
+        ],
+    );
+}
+
+#[test]
+fn login_throttle_stays_bounded() {
+    let throttle = LoginThrottle::new(LoginThrottleConfig {
+        max_tracked: 3,
+        ..throttle_config()
+    });
+    let t0 = Instant::now();
+    for n in 0..10u8 {
+        throttle.record_failure(&format!("user{n}"), IpAddr::from([192, 0, 2, n]), t0);
+    }
+    assert_eq!(throttle.len(), (3, 3));
+    // Once forgotten, old entries make room for new ones.
+    let later = t0 + secs(600);
+    throttle.record_failure("late", IpAddr::from([203, 0, 113, 1]), later);
+    assert_eq!(throttle.len(), (1, 1));
+    // The periodic sweep runs from delay() too.
+    assert_eq!(
+        throttle.delay(
+            "someone",
+            IpAddr::from([203, 0, 113, 2]),
+            later + secs(1200)
+        ),
+        None
+    );
+    assert_eq!(throttle.len(), (0, 0));
+}
+
+#[test]
+fn login_throttle_cuts_long_account_keys() {
+    let throttle = LoginThrottle::new(throttle_config());
+    let t0 = Instant::now();
+    let long = "가".repeat(1_000);
+    for _ in 0..3 {
+        throttle.record_failure(&long, ip(IP_A), t0);
+    }
+    // Cut on a character boundary, and still the same account.
+    assert_eq!(throttle.delay(&long, ip(IP_B), t0), Some(secs(1)));
+    let state = throttle.state.lock().unwrap();
+    let key = state.accounts.entries.keys().next().expect("one account");
+    assert!(key.len() <= MAX_ACCOUNT_KEY_LEN && key.chars().all(|c| c == '가'));
+}
+
+#[test]
+fn limits_config_defaults_and_toml() {
+    let config = LimitsConfig::default();
+    assert_eq!(config.messages_per_sec, 20.0);
+    assert_eq!(config.bytes_burst, 262_144.0);
+    assert_eq!(config.max_connections_per_ip, 64);
+    assert_eq!(config.partial_frame_timeout, secs(10));
+    assert_eq!(config.login.max_delay, secs(60));
+
+    let text = r#"
+        messages_per_sec = 5
+        partial_frame_timeout = "3s"
+        [login]
+        base_delay = "500ms"
+    "#;
+    let parsed: LimitsConfig = toml::from_str(text).expect("valid TOML");
+    assert_eq!(parsed.messages_per_sec, 5.0);
+    assert_eq!(parsed.partial_frame_timeout, secs(3));
+    assert_eq!(parsed.login.base_delay, ms(500));
+    assert_eq!(
+        parsed.messages_burst, 40.0,
+        "unset keys keep their defaults"
+    );
+    assert!(toml::from_str::<LimitsConfig>("messages_per_second = 5").is_err());
+}
+
+#[test]
+fn limits_config_validation() {
+    let max_frame = sori_protocol::DEFAULT_MAX_BODY_LEN;
+    assert_eq!(LimitsConfig::default().validate(max_frame), Ok(()));
+    type Spoil = fn(&mut LimitsConfig);
+    let cases: [(&str, Spoil); 6] = [
+        ("messages_per_sec", |c| c.messages_per_sec = 0.0),
+        ("bytes_per_sec", |c| c.bytes_per_sec = f32::NAN),
+        ("messages_burst", |c| c.messages_burst = 0.5),
+        ("bytes_burst", |c| c.bytes_burst = 16_000.0),
+        ("abuse_window", |c| c.abuse_window = Duration::ZERO),
+        ("base_delay", |c| c.login.base_delay = secs(120)),
+    ];
+    for (name, spoil) in cases {
+        let mut config = LimitsConfig::default();
+        spoil(&mut config);
+        let err = config.validate(max_frame).expect_err(name);
+        assert!(err.contains(name), "{name}: {err}");
+    }
+}

@@ -1,0 +1,76 @@
+//! A refused request: the error code and message the client is answered with.
+
+use sori_protocol::Message;
+use sori_protocol::pb::{self, ErrorCode};
+use sori_store::{RuleError, StoreError};
+
+/// Why a request was refused; becomes an Error response echoing its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) code: ErrorCode,
+    pub(crate) message: String,
+    /// When the refusal ends (ms since the epoch), for those that end.
+    pub(crate) until_ms: i64,
+}
+
+impl Refusal {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            message: message.into(),
+            until_ms: 0,
+        }
+    }
+
+    /// A refusal that ends at `until_ms` (0: never, for bans and mutes).
+    pub(crate) fn until(code: ErrorCode, message: impl Into<String>, until_ms: i64) -> Self {
+        Refusal {
+            code,
+            message: message.into(),
+            until_ms,
+        }
+    }
+
+    pub(crate) fn to_message(&self) -> Message {
+        Message::Error(pb::Error {
+            code: self.code as i32,
+            message: self.message.clone(),
+            until_ms: self.until_ms,
+        })
+    }
+}
+
+impl From<RuleError> for Refusal {
+    fn from(err: RuleError) -> Self {
+        let code = match err {
+            RuleError::InvalidUsername(_) => ErrorCode::InvalidUsername,
+            RuleError::InvalidPassword(_) => ErrorCode::InvalidPassword,
+            RuleError::InvalidDisplayName(_) => ErrorCode::InvalidDisplayName,
+            RuleError::InvalidRoomName(_) => ErrorCode::InvalidRoomName,
+            RuleError::InvalidTopic(_) => ErrorCode::InvalidTopic,
+        };
+        Refusal::new(code, err.to_string())
+    }
+}
+
+impl From<StoreError> for Refusal {
+    /// Conflicts the user can fix get their own codes; anything else is the
+    /// server's failure, logged here and answered as INTERNAL.
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::UsernameTaken => {
+                Refusal::new(ErrorCode::UsernameTaken, "that username is taken")
+            }
+            StoreError::DisplayNameTaken => {
+                Refusal::new(ErrorCode::DisplayNameTaken, "that display name is taken")
+            }
+            StoreError::RoomNameTaken => {
+                Refusal::new(ErrorCode::RoomExists, "that room name is taken")
+            }
+            other => {
+                tracing::error!(err = %other, "store failed");
+                Refusal::new(ErrorCode::Internal, "internal server error; try again")
+            }
+        }
+    }
+}

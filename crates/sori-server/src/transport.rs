@@ -1,0 +1,163 @@
+//! The byte stream under a session: plain TCP, or TLS over TCP.
+//!
+//! Plain TCP keeps the fast path the server was built around (wait for
+//! readability, then drain with `try_read`; one `writev` per batch). TLS
+//! goes through rustls with the same reader and writer code on top.
+
+use std::io::{self, IoSlice};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::server::TlsStream;
+
+/// The read half of a session's stream.
+pub(crate) enum Reader {
+    Plain(OwnedReadHalf),
+    Tls(ReadHalf<TlsStream<TcpStream>>),
+}
+
+/// The write half of a session's stream.
+pub(crate) enum Writer {
+    Plain(OwnedWriteHalf),
+    Tls(WriteHalf<TlsStream<TcpStream>>),
+}
+
+/// Splits a plain TCP stream.
+pub(crate) fn plain(stream: TcpStream) -> (Reader, Writer) {
+    let (read_half, write_half) = stream.into_split();
+    (Reader::Plain(read_half), Writer::Plain(write_half))
+}
+
+/// Splits an established TLS stream.
+pub(crate) fn tls(stream: TlsStream<TcpStream>) -> (Reader, Writer) {
+    let (read_half, write_half) = tokio::io::split(stream);
+    (Reader::Tls(read_half), Writer::Tls(write_half))
+}
+
+/// Builds the TLS acceptor from PEM files: a certificate chain and its
+/// private key.
+pub(crate) fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|err| format!("reading TLS certificate {}: {err}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("no certificate in {}", cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|err| format!("reading TLS key {}: {err}", key.display()))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| format!("TLS versions: {err}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|err| format!("TLS certificate and key: {err}"))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// What a read brought.
+pub(crate) enum Fill {
+    /// Some bytes.
+    Data(usize),
+    /// The peer closed its sending side.
+    Eof,
+    /// Nothing for now (plain TCP only: the socket would block).
+    Empty,
+}
+
+impl Reader {
+    /// Waits for bytes and appends them to `buf`. Cancel-safe: if the
+    /// future is dropped, no bytes were taken from the stream.
+    pub(crate) async fn fill(&mut self, buf: &mut BytesMut, chunk: usize) -> io::Result<Fill> {
+        match self {
+            Reader::Plain(socket) => loop {
+                socket.readable().await?;
+                match try_fill(socket, buf, chunk)? {
+                    Fill::Empty => continue,
+                    other => return Ok(other),
+                }
+            },
+            Reader::Tls(stream) => {
+                buf.reserve(chunk);
+                match stream.read_buf(buf).await? {
+                    0 => Ok(Fill::Eof),
+                    n => Ok(Fill::Data(n)),
+                }
+            }
+        }
+    }
+
+    /// Takes what the kernel already has, without waiting. TLS streams
+    /// report `Empty`: their next read goes through `fill`.
+    pub(crate) fn try_fill(&mut self, buf: &mut BytesMut, chunk: usize) -> io::Result<Fill> {
+        match self {
+            Reader::Plain(socket) => try_fill(socket, buf, chunk),
+            Reader::Tls(_) => Ok(Fill::Empty),
+        }
+    }
+}
+
+fn try_fill(socket: &OwnedReadHalf, buf: &mut BytesMut, chunk: usize) -> io::Result<Fill> {
+    buf.reserve(chunk);
+    match socket.try_read_buf(buf) {
+        Ok(0) => Ok(Fill::Eof),
+        Ok(n) => Ok(Fill::Data(n)),
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock => Ok(Fill::Empty),
+        Err(err) => Err(err),
+    }
+}
+
+impl AsyncWrite for Writer {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Writer::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Writer::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Writer::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Writer::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Writer::Plain(s) => s.is_write_vectored(),
+            Writer::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Writer::Plain(s) => Pin::new(s).poll_flush(cx),
+            Writer::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Writer::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Writer::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}

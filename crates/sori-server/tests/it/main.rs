@@ -1,0 +1,14 @@
+//! Sori's integration tests: one binary, a real server on 127.0.0.1:0 in the
+//! test process, real TCP clients through sori-client.
+
+mod accounts;
+mod hostile;
+mod lobby;
+mod malformed;
+mod metrics;
+mod moderation;
+mod resume;
+mod rooms;
+mod sessions;
+mod support;
+mod tls;
