@@ -303,7 +303,7 @@ impl Handler {
     /// the connection ends, or a frame needs `handle_slow`.
     fn read_step(&mut self, first: Fill) -> Step {
         let mut fill = first;
-        for _ in 0..MAX_READS_PER_WAKE {
+        for reads in 1..=MAX_READS_PER_WAKE {
             match fill {
                 Fill::Empty => break,
                 Fill::Eof if self.conn.has_partial_frame() => {
@@ -359,6 +359,13 @@ impl Handler {
             // Let the writers start on this read's messages before reading
             // more.
             self.wake_writers();
+            if reads == MAX_READS_PER_WAKE {
+                // Read no more than this pass handles: bytes read now and
+                // left in the buffer would wait for the client's next
+                // write, which may never come. The socket stays readable,
+                // so the next `fill` picks up the rest.
+                break;
+            }
             fill = match self.conn.try_fill() {
                 Ok(fill) => fill,
                 Err(err) => return Step::End(End::Failed(err)),

@@ -1,6 +1,8 @@
 //! Every malformed frame class gets the answer docs/protocol.md gives it, and
 //! none of them disturbs the server or other sessions.
 
+use std::time::Duration;
+
 use sori_protocol::pb::{self, ErrorCode};
 use sori_protocol::{Frame, HEADER_LEN, MAGIC, Message, PROTOCOL_VERSION, encode_to_bytes};
 
@@ -235,6 +237,46 @@ async fn a_frame_split_byte_by_byte_is_reassembled() {
             message: Message::Pong(pb::Pong { nonce: 3 })
         })
     );
+    server.stop().await.unwrap();
+}
+
+/// Regression: the server reads at most a bounded number of times per wake
+/// (fairness), and once left the bytes of its last read in its buffer
+/// unanswered until the client wrote again, which a client waiting for
+/// its answers never does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_many_reads_is_answered_in_full() {
+    // 16-byte Pings (a 3-byte varint nonce) tile the server's 4 KiB reads
+    // exactly, so a burst of 17 reads ends right after the read the cap
+    // used to strand. Bursts of 16 to 20 reads, on several connections, so
+    // that however the kernel splits the bytes some burst ends there.
+    const PER_READ: usize = 4096 / 16;
+    let server = support::start(support::config()).await;
+    for reads in 16..=20 {
+        for _ in 0..4 {
+            let mut conn = server.raw().await;
+            let n = reads * PER_READ;
+            let mut burst = Vec::with_capacity(n * 16);
+            for i in 0..n {
+                let nonce = 20_000 + i as u64;
+                let frame = encode_to_bytes(1, &Message::Ping(pb::Ping { nonce }));
+                assert_eq!(frame.len(), 16);
+                burst.extend_from_slice(&frame);
+            }
+            conn.write_bytes(&burst).await.unwrap();
+            for i in 0..n {
+                let frame = tokio::time::timeout(Duration::from_secs(5), conn.read_frame())
+                    .await
+                    .unwrap_or_else(|_| panic!("pong {i} of {n} never came"))
+                    .unwrap();
+                let nonce = 20_000 + i as u64;
+                assert_eq!(
+                    frame.map(|f| f.message),
+                    Some(Message::Pong(pb::Pong { nonce }))
+                );
+            }
+        }
+    }
     server.stop().await.unwrap();
 }
 
