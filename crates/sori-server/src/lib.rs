@@ -27,4 +27,4 @@ mod transport;
 mod writer;
 
 pub use config::Config;
-pub use server::{RunError, Server, run};
+pub use server::{RunError, Server, bind, run};

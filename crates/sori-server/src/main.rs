@@ -279,21 +279,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let store = SqliteStore::open(&config.database)
         .await
         .with_context(|| format!("opening database {}", config.database.display()))?;
-    let listener = bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
+    let listener =
+        sori_server::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
     sori_server::run(listener, config, Arc::new(store), shutdown_signal()).await?;
     Ok(())
-}
-
-/// Binds the listener with a deep accept backlog: a reconnect storm after
-/// a network blip arrives all at once.
-fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = match addr {
-        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(4096)
 }
 
 /// Completes on SIGINT or SIGTERM.

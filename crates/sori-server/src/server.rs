@@ -237,6 +237,19 @@ pub async fn run(
     Server::new(config, store).run(listener, shutdown).await
 }
 
+/// Binds a listener with a deep accept backlog (4096): a reconnect storm
+/// after a network blip arrives all at once, and a shallow queue makes the
+/// overflow wait out SYN retransmits (a second or more each).
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 async fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
     let sessions = Arc::new(Semaphore::new(shared.config.max_sessions));
     let mut backoff = Duration::from_millis(1);

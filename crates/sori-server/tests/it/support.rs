@@ -12,7 +12,6 @@ use sori_server::config::HashCost;
 use sori_server::metrics::Metrics;
 use sori_server::{Config, RunError, Server};
 use sori_store::{SqliteStore, Store};
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -62,7 +61,10 @@ pub(crate) async fn start(config: Config) -> TestServer {
 
 /// Starts a server on a given store.
 pub(crate) async fn start_with(config: Config, store: Arc<dyn Store>) -> TestServer {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    // The binary's deep accept backlog, not tokio's default: tests that
+    // open thousands of connections at once would otherwise wait out SYN
+    // retransmits.
+    let listener = sori_server::bind("127.0.0.1:0".parse().expect("address")).expect("bind port 0");
     let addr = listener.local_addr().expect("local addr");
     let server = Server::new(config, store);
     let metrics = server.metrics();
