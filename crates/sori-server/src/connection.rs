@@ -1,11 +1,12 @@
 //! The read side of a connection: bytes in, validated frames out.
 //!
-//! The handler `select!`s on [`Connection::fill`] (cancel-safe) beside its
-//! timers and shutdown, then drains what else the kernel has with
+//! The session's task `select!`s on [`Connection::poll_fill`] (cancel-safe)
+//! beside its writes and timers, then drains what else the kernel has with
 //! [`Connection::try_fill`], which never waits. While a session is idle its
 //! read buffer is released, which keeps thousands of idle sessions small.
 
 use std::io;
+use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, BytesMut};
 use sori_protocol::pb::ErrorCode;
@@ -47,11 +48,12 @@ impl Connection {
         }
     }
 
-    /// Waits for bytes (cancel-safe: a dropped future took none).
-    pub(crate) async fn fill(&mut self) -> io::Result<Fill> {
-        let fill = self.socket.fill(&mut self.buf, READ_CHUNK).await?;
+    /// Reads what the stream has, or registers for it (cancel-safe: a
+    /// pending poll took no bytes).
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Fill>> {
+        let fill = ready!(self.socket.poll_fill(cx, &mut self.buf, READ_CHUNK))?;
         self.after_read(&fill);
-        Ok(fill)
+        Poll::Ready(Ok(fill))
     }
 
     /// Takes what the kernel already has, without waiting.

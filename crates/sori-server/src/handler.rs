@@ -5,6 +5,9 @@
 //! that need a login are handled by functions that take a `Session`, so no
 //! code path can reach them without one.
 
+use std::cell::Cell;
+use std::future::poll_fn;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::Waker;
 
@@ -15,6 +18,7 @@ use tokio::time::Instant;
 
 use crate::connection::{Connection, Incoming};
 use crate::hub::username_key;
+use crate::metrics::Metrics;
 use crate::moderation;
 use crate::peer::Peer;
 use crate::rate::{FrameVerdict, SessionLimits};
@@ -23,11 +27,22 @@ use crate::rooms;
 use crate::server::{Place, Shared};
 use crate::session::SessionId;
 use crate::transport::{self, Fill};
-use crate::writer;
+use crate::writer::{Stop, Writer};
 
 /// Most reads in a row before the handler lets other tasks run, so one
 /// flooding client cannot hog a worker thread.
 const MAX_READS_PER_WAKE: usize = 16;
+
+/// Most writer wakers a worker thread keeps room for between read batches
+/// (16 bytes each).
+const MAX_KEPT_WAKERS: usize = 4096;
+
+thread_local! {
+    /// The writers a read batch queued messages for, woken once the batch
+    /// is handled: one writev per recipient per batch. A scratch list per
+    /// worker thread, not per session, so idle sessions keep none.
+    static WAKERS: Cell<Vec<Waker>> = const { Cell::new(Vec::new()) };
+}
 
 /// A logged-in session: only code holding one can chat.
 struct Session {
@@ -37,7 +52,9 @@ struct Session {
 
 enum State {
     Connected,
-    Authenticated(Session),
+    /// Boxed: every idle session's task carries this enum, and a pointer
+    /// keeps the task a size class smaller.
+    Authenticated(Box<Session>),
 }
 
 /// Where handling a read left off.
@@ -56,9 +73,10 @@ enum End {
     Eof,
     /// The server ends the session and tells the client why.
     Kick(Refusal),
-    /// Someone else ended the session (slow consumer, replaced login,
-    /// writer failure); its outbox already says how.
-    Stopped,
+    /// The session's writes stopped: someone else closed it (replaced
+    /// login, moderation, shutdown), it is a slow consumer, or the socket
+    /// failed while writing; its outbox says how.
+    Stopped(Stop),
     /// The socket failed.
     Failed(std::io::Error),
 }
@@ -74,55 +92,70 @@ struct Handler {
     /// The timer must be re-armed: a deadline moved earlier (login swaps
     /// the login timeout for the shorter heartbeat).
     rearm: bool,
-    /// Writers of sessions this batch of frames queued messages for, woken
-    /// once the batch is handled: one writev per recipient per batch.
-    wakers: Vec<Waker>,
     /// The session's message and byte rate limits.
     limits: SessionLimits,
     /// Since when the buffer has held an unfinished frame (slowloris).
     partial_since: Option<Instant>,
     /// Frames handled so far, to tell when a partial frame made progress.
-    frames_seen: u64,
+    frames_seen: u32,
 }
 
-/// Serves one accepted connection until it ends.
-pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, place: Place) {
+/// Serves one accepted connection, in a task of its own, until it ends.
+pub(crate) fn spawn(shared: &Arc<Shared>, stream: TcpStream, place: Place) {
     // Frames are batched by the writer; Nagle would only add latency.
     let _ = stream.set_nodelay(true);
     let peer_addr = stream.peer_addr().ok();
-    let (read_half, write_half) = match &shared.tls {
-        None => transport::plain(stream),
+    match &shared.tls {
+        None => {
+            let (read_half, write_half) = transport::plain(stream);
+            let task = session(
+                shared.clone(),
+                read_half,
+                write_half,
+                ip_of(peer_addr),
+                place,
+            );
+            shared.tracker.spawn(task);
+        }
         Some(acceptor) => {
             // The handshake counts against the login timeout. Boxed: its
             // state is large and only needed until the handshake is done.
-            let handshake = acceptor.accept(stream);
-            match Box::pin(tokio::time::timeout(shared.config.login_timeout, handshake)).await {
-                Ok(Ok(stream)) => transport::tls(stream),
-                Ok(Err(err)) => {
-                    tracing::debug!(?peer_addr, %err, "TLS handshake failed");
-                    return;
+            let handshake =
+                tokio::time::timeout(shared.config.login_timeout, acceptor.accept(stream));
+            let owned = shared.clone();
+            let task = Box::pin(async move {
+                match handshake.await {
+                    Ok(Ok(stream)) => {
+                        let (read_half, write_half) = transport::tls(stream);
+                        session(owned, read_half, write_half, ip_of(peer_addr), place).await;
+                    }
+                    Ok(Err(err)) => tracing::debug!(?peer_addr, %err, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(?peer_addr, "TLS handshake timed out"),
                 }
-                Err(_) => {
-                    tracing::debug!(?peer_addr, "TLS handshake timed out");
-                    return;
-                }
-            }
+            });
+            shared.tracker.spawn(task);
         }
-    };
-    let ip = peer_addr.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |addr| addr.ip());
+    }
+}
+
+/// Sets a session up and returns the future that runs it. Not an `async
+/// fn`: one of those keeps its arguments beside the state built from them,
+/// and this future is what every idle session costs.
+fn session(
+    shared: Arc<Shared>,
+    read_half: transport::Reader,
+    write_half: transport::Writer,
+    ip: IpAddr,
+    place: Place,
+) -> impl Future<Output = ()> + Send + 'static {
     let peer = shared.hub.connect(ip);
     shared.metrics.sessions.inc();
-    let writer = writer::run(
-        peer.clone(),
-        write_half,
-        shared.metrics.clone(),
-        shared.config.shutdown_grace,
-    );
-    shared.tracker.spawn(async move {
-        writer.await;
-        // The session's place is free once its socket is closed.
-        drop(place);
-    });
+    if shared.shutdown.is_cancelled() {
+        // Shutdown closes every session it finds in the hub; this one
+        // joined after it looked.
+        peer.close(Some(shutting_down()));
+    }
+    let mut writer = Writer::new(write_half);
     let limits = SessionLimits::new(&shared.config.limits, std::time::Instant::now());
     let mut handler = Handler {
         conn: Connection::new(read_half, shared.config.max_frame_len),
@@ -132,36 +165,53 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, place: Place) 
         last_rx: Instant::now(),
         pinged: false,
         rearm: false,
-        wakers: Vec::new(),
         partial_since: None,
         frames_seen: 0,
         limits,
     };
-    let end = handler.run().await;
-    handler.finish(end, peer_addr);
+    async move {
+        let end = handler.run(&mut writer).await;
+        handler.finish(end);
+        let grace = handler.shared.config.shutdown_grace;
+        // Boxed: only the end of a session needs it.
+        Box::pin(writer.finish(&handler.peer, &handler.shared.metrics, grace)).await;
+        // The session's place is free once its socket is closed.
+        drop(place);
+    }
+}
+
+/// The client's address, for bans and logs.
+fn ip_of(peer_addr: Option<std::net::SocketAddr>) -> IpAddr {
+    peer_addr.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |addr| addr.ip())
+}
+
+/// What shutdown tells every session.
+pub(crate) fn shutting_down() -> bytes::Bytes {
+    encode_to_bytes(
+        0,
+        &Message::kicked(ErrorCode::ShuttingDown, "the server is shutting down"),
+    )
 }
 
 impl Handler {
-    async fn run(&mut self) -> End {
+    async fn run(&mut self, writer: &mut Writer) -> End {
         let config = &self.shared.config;
         let login_deadline = self.last_rx + config.login_timeout;
-        let shutdown = self.shared.shutdown.clone();
-        let peer = self.peer.clone();
         let timer = tokio::time::sleep_until(login_deadline);
         tokio::pin!(timer);
         loop {
             tokio::select! {
                 biased;
-                () = peer.stopped() => return End::Stopped,
-                () = shutdown.cancelled() => {
-                    return End::Kick(Refusal::new(ErrorCode::ShuttingDown, "the server is shutting down"));
+                // Writes first: what is queued goes out before more is read.
+                stop = poll_fn(|cx| writer.poll_drive(cx, &self.peer, &self.shared.metrics)) => {
+                    return End::Stopped(stop);
                 }
-                res = self.conn.fill() => {
+                res = poll_fn(|cx| self.conn.poll_fill(cx)) => {
                     let fill = match res {
                         Ok(fill) => fill,
                         Err(err) => return End::Failed(err),
                     };
-                    if let Some(end) = self.read_and_handle(fill).await {
+                    if let Some(end) = self.read_and_handle(fill, writer).await {
                         return end;
                     }
                     if std::mem::take(&mut self.rearm) {
@@ -239,25 +289,25 @@ impl Handler {
     /// Handles every whole frame that `first` and what else the kernel
     /// already has brought. Returns why the connection ends, or `None` to
     /// keep going.
-    async fn read_and_handle(&mut self, first: Fill) -> Option<End> {
+    async fn read_and_handle(&mut self, first: Fill, writer: &mut Writer) -> Option<End> {
         let frames_before = self.frames_seen;
-        let mut step = self.read_step(first);
+        let mut fill = first;
         let end = loop {
-            match step {
+            // The step is gone before the await: a request waiting on the
+            // store lives in its box, not in every session's task.
+            let slow = match self.read_step(fill) {
                 Step::Done => break None,
                 Step::End(end) => break Some(end),
-                Step::Slow(request_id, message) => {
-                    // Boxed: the slow paths' state is large, and an idle
-                    // session should not carry it.
-                    if let Some(end) = Box::pin(self.handle_slow(request_id, message)).await {
-                        break Some(end);
-                    }
-                    // Go on with what is still buffered.
-                    step = self.read_step(Fill::Data(0));
-                }
+                // Boxed: the slow paths' state is large, and an idle
+                // session should not carry it.
+                Step::Slow(request_id, message) => Box::pin(self.slow(request_id, message, writer)),
+            };
+            if let Some(end) = slow.await {
+                break Some(end);
             }
+            // Go on with what is still buffered.
+            fill = Fill::Data(0);
         };
-        self.wake_writers();
         if end.is_none() {
             self.track_partial(frames_before);
         }
@@ -281,7 +331,7 @@ impl Handler {
 
     /// Starts (or restarts, after progress) the slowloris clock while the
     /// buffer holds an unfinished frame.
-    fn track_partial(&mut self, frames_before: u64) {
+    fn track_partial(&mut self, frames_before: u32) {
         if !self.conn.has_partial_frame() {
             self.partial_since = None;
         } else if self.partial_since.is_none() || self.frames_seen != frames_before {
@@ -290,18 +340,20 @@ impl Handler {
         }
     }
 
-    /// Wakes the writers the handled frames queued messages for.
-    fn wake_writers(&mut self) {
-        self.shared.coalescer.wake(&mut self.wakers);
-        if self.wakers.capacity() > 4096 {
-            // After a burst into a huge room, give the memory back.
-            self.wakers = Vec::new();
-        }
-    }
-
     /// Handles the frames that need no waiting, until the reads run dry,
     /// the connection ends, or a frame needs `handle_slow`.
     fn read_step(&mut self, first: Fill) -> Step {
+        let mut wakers = WAKERS.with(Cell::take);
+        let step = self.read_frames(first, &mut wakers);
+        self.shared.coalescer.wake(&mut wakers);
+        if wakers.capacity() <= MAX_KEPT_WAKERS {
+            WAKERS.with(|kept| kept.set(wakers));
+        }
+        step
+    }
+
+    /// `read_step`'s work; `wakers` collects the writers to wake.
+    fn read_frames(&mut self, first: Fill, wakers: &mut Vec<Waker>) -> Step {
         let mut fill = first;
         for reads in 1..=MAX_READS_PER_WAKE {
             match fill {
@@ -324,7 +376,7 @@ impl Handler {
                 match incoming {
                     Incoming::Frame(frame, len) => {
                         self.shared.metrics.frames_in.inc();
-                        self.frames_seen += 1;
+                        self.frames_seen = self.frames_seen.wrapping_add(1);
                         match self.limits.check_frame(len, std::time::Instant::now()) {
                             FrameVerdict::Accept => {}
                             FrameVerdict::OverLimit => {
@@ -339,7 +391,7 @@ impl Handler {
                                 )));
                             }
                         }
-                        if let slow @ Step::Slow(..) = self.handle(frame) {
+                        if let slow @ Step::Slow(..) = self.handle(frame, wakers) {
                             return slow;
                         }
                     }
@@ -358,7 +410,7 @@ impl Handler {
             }
             // Let the writers start on this read's messages before reading
             // more.
-            self.wake_writers();
+            self.shared.coalescer.wake(wakers);
             if reads == MAX_READS_PER_WAKE {
                 // Read no more than this pass handles: bytes read now and
                 // left in the buffer would wait for the client's next
@@ -377,7 +429,7 @@ impl Handler {
 
     /// Handles one frame if it can be answered without waiting (`Done`);
     /// otherwise hands it back for `handle_slow` (`Slow`).
-    fn handle(&mut self, frame: Frame) -> Step {
+    fn handle(&mut self, frame: Frame, wakers: &mut Vec<Waker>) -> Step {
         let Frame {
             request_id,
             message,
@@ -409,7 +461,7 @@ impl Handler {
                     request_id,
                     read_at: self.last_rx,
                 };
-                rooms::chat(&caller, &chat.room, chat.text, &mut self.wakers).map(|()| None)
+                rooms::chat(&caller, &chat.room, chat.text, wakers).map(|()| None)
             }
             (Message::ListUsers(_), State::Authenticated(_)) => {
                 Ok(Some(Message::UserList(pb::UserList {
@@ -422,6 +474,23 @@ impl Handler {
         Step::Done
     }
 
+    /// Handles a request that waits for the store or the password hasher,
+    /// while the session's writes go on.
+    async fn slow(
+        &mut self,
+        request_id: u32,
+        message: Message,
+        writer: &mut Writer,
+    ) -> Option<End> {
+        let peer = self.peer.clone();
+        let metrics = self.shared.metrics.clone();
+        let work = self.handle_slow(request_id, message);
+        match while_writing(work, writer, &peer, &metrics).await {
+            (_, Some(stop)) => Some(End::Stopped(stop)),
+            (end, None) => end,
+        }
+    }
+
     /// Requests that may wait for the store or the password hasher.
     async fn handle_slow(&mut self, request_id: u32, message: Message) -> Option<End> {
         let reply = match message {
@@ -430,6 +499,7 @@ impl Handler {
             other => match &mut self.state {
                 State::Connected => Err(Refusal::new(ErrorCode::NotAuthenticated, "log in first")),
                 State::Authenticated(session) => {
+                    let mut wakers = Vec::new();
                     let res = authenticated(
                         &self.shared,
                         &self.peer,
@@ -437,9 +507,10 @@ impl Handler {
                         request_id,
                         other,
                         self.last_rx,
-                        &mut self.wakers,
+                        &mut wakers,
                     )
                     .await;
+                    self.shared.coalescer.wake(&mut wakers);
                     if let Ok(Reply::Logout) = res {
                         self.push(request_id, &Message::Ok(pb::Ok {}));
                         return Some(End::Kick(Refusal::new(ErrorCode::LoggedOut, "logged out")));
@@ -549,10 +620,10 @@ impl Handler {
         let whispers = rooms::stored_whispers(shared, account.id).await?;
         let rooms = shared.hub.login(&self.peer, account.id, user.clone())?;
         self.rearm = true;
-        self.state = State::Authenticated(Session {
+        self.state = State::Authenticated(Box::new(Session {
             account_id: account.id,
             user: user.clone(),
-        });
+        }));
         tracing::debug!(session = %self.peer.id, username = %user.username, "logged in");
         let login_ok = Message::LoginOk(pb::LoginOk {
             session_id: self.peer.id.to_u64(),
@@ -577,7 +648,10 @@ impl Handler {
         self.peer.send(encode_to_bytes(request_id, msg));
     }
 
-    fn finish(self, end: End, peer_addr: Option<std::net::SocketAddr>) {
+    /// Takes the session out of the hub and sets its outbox to how the
+    /// connection ends; the writer then does what the outbox says.
+    fn finish(&mut self, end: End) {
+        let ip = self.peer.ip;
         let id: SessionId = self.peer.id;
         match &end {
             End::Eof => {
@@ -591,10 +665,11 @@ impl Handler {
                 });
                 self.peer.outbox.finish(Some(encode_to_bytes(0, &kicked)));
             }
-            End::Stopped => {
-                if self.peer.outbox.mode() == crate::outbox::Mode::Overflowed {
-                    self.shared.metrics.slow_consumers.inc();
-                }
+            End::Stopped(Stop::Overflowed) => self.shared.metrics.slow_consumers.inc(),
+            End::Stopped(Stop::Closing | Stop::Dead) => {}
+            End::Stopped(Stop::Failed(_)) => {
+                self.shared.metrics.write_errors.inc();
+                self.peer.outbox.kill();
             }
             End::Failed(_) => self.peer.outbox.kill(),
         }
@@ -606,15 +681,42 @@ impl Handler {
         self.shared.hub.disconnect(id);
         self.shared.metrics.sessions.sub(1);
         match end {
-            End::Eof => tracing::debug!(session = %id, ?peer_addr, "connection closed by client"),
+            End::Eof => tracing::debug!(session = %id, %ip, "connection closed by client"),
             End::Kick(refusal) => {
-                tracing::debug!(session = %id, ?peer_addr, code = ?refusal.code, reason = %refusal.message, "session closed")
+                tracing::debug!(session = %id, %ip, code = ?refusal.code, reason = %refusal.message, "session closed")
             }
-            End::Stopped => {
-                tracing::debug!(session = %id, ?peer_addr, mode = ?self.peer.outbox.mode(), "session stopped")
+            End::Stopped(Stop::Failed(err)) => {
+                tracing::debug!(session = %id, %ip, %err, "writing failed")
+            }
+            End::Stopped(stop) => {
+                tracing::debug!(session = %id, %ip, ?stop, "session stopped")
             }
             End::Failed(err) => {
-                tracing::debug!(session = %id, ?peer_addr, %err, "connection failed")
+                tracing::debug!(session = %id, %ip, %err, "connection failed")
+            }
+        }
+    }
+}
+
+/// Runs `work` (a request that waits for the store or the hasher) while
+/// the session's writes go on, so its queue keeps draining meanwhile. If
+/// the writes stop, `work` still runs to its end (it may be half way
+/// through changing shared state) and the stop is handed back beside its
+/// result.
+async fn while_writing<T>(
+    work: impl Future<Output = T>,
+    writer: &mut Writer,
+    peer: &Peer,
+    metrics: &Metrics,
+) -> (T, Option<Stop>) {
+    let mut work = std::pin::pin!(work);
+    let mut stop = None;
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut work => return (out, stop),
+            stopped = poll_fn(|cx| writer.poll_drive(cx, peer, metrics)), if stop.is_none() => {
+                stop = Some(stopped);
             }
         }
     }

@@ -1,7 +1,7 @@
 //! A session's outbound queue: FIFO, bounded in bytes, drained in batches.
 //!
 //! Anyone may push a frame (the session's own handler, a room fanning out a
-//! broadcast, a whisperer); only the session's writer task takes frames out.
+//! broadcast, a whisperer); only the session's own task (see `writer`) takes frames out.
 //! Pushing never waits: a frame that would take the queue past its byte bound
 //! marks the session as a slow consumer instead, so one client that stops
 //! reading can never hold up the sender or anyone else.
@@ -58,11 +58,27 @@ struct State {
     /// Fan-out probes waiting for their frame to be written, by frame index.
     /// Empty unless a sampled broadcast is in flight.
     probes: VecDeque<(u64, Arc<Probe>)>,
+    /// Frames fully written so far: the index of the next frame to finish.
+    written: u64,
     /// Bytes pushed and not yet written: queued plus taken by the writer.
     bytes: usize,
     mode: Mode,
     /// The writer's waker while it waits for frames or for an abort.
     waker: Option<Waker>,
+}
+
+impl State {
+    /// Keeps the writer's waker, without cloning it again if it is the one
+    /// already kept (the session's task polls this on every wake).
+    fn set_waker(&mut self, cx: &Context<'_>) {
+        if !self
+            .waker
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            self.waker = Some(cx.waker().clone());
+        }
+    }
 }
 
 impl Outbox {
@@ -73,6 +89,7 @@ impl Outbox {
                 frames: VecDeque::new(),
                 pushed: 0,
                 probes: VecDeque::new(),
+                written: 0,
                 bytes: 0,
                 mode: Mode::Open,
                 waker: None,
@@ -183,7 +200,6 @@ impl Outbox {
         &self,
         cx: &mut Context<'_>,
         batch: &mut VecDeque<Bytes>,
-        probes: &mut VecDeque<(u64, Arc<Probe>)>,
     ) -> Poll<Mode> {
         let mut st = self.lock();
         match st.mode {
@@ -195,14 +211,11 @@ impl Outbox {
                 } else {
                     batch.append(&mut st.frames);
                 }
-                if !st.probes.is_empty() {
-                    probes.append(&mut st.probes);
-                }
                 Poll::Ready(st.mode)
             }
             Mode::Finishing => Poll::Ready(Mode::Finishing),
             Mode::Open => {
-                st.waker = Some(cx.waker().clone());
+                st.set_waker(cx);
                 Poll::Pending
             }
         }
@@ -216,16 +229,29 @@ impl Outbox {
         match st.mode {
             Mode::Overflowed | Mode::Dead => Poll::Ready(st.mode),
             Mode::Open | Mode::Finishing => {
-                st.waker = Some(cx.waker().clone());
+                st.set_waker(cx);
                 Poll::Pending
             }
         }
     }
 
-    /// Writer side: `n` bytes of taken frames reached the kernel.
-    pub(crate) fn release(&self, n: usize) {
+    /// Writer side: `n_bytes` of taken frames reached the kernel, which
+    /// completed `n_frames` frames; their probes are told.
+    pub(crate) fn release(&self, n_bytes: usize, n_frames: u64) {
         let mut st = self.lock();
-        st.bytes = st.bytes.saturating_sub(n);
+        st.bytes = st.bytes.saturating_sub(n_bytes);
+        st.written += n_frames;
+        while let Some((index, probe)) = st.probes.front() {
+            if *index >= st.written {
+                break;
+            }
+            // A few atomics: fine under this short lock.
+            probe.done();
+            st.probes.pop_front();
+        }
+        if st.probes.is_empty() && st.probes.capacity() > 0 {
+            st.probes = VecDeque::new();
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -6,14 +6,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::task::Waker;
 
 use bytes::Bytes;
-use tokio::sync::Notify;
 
 use crate::metrics::Probe;
-use crate::outbox::{Outbox, Push};
+use crate::outbox::Outbox;
 use crate::session::SessionId;
 
-/// A connected session as seen from outside its own task: its id, its
-/// outbound queue, and a way to make its reader stop.
+/// A connected session as seen from outside its own task: its id and its
+/// outbound queue. Ending a session goes through the queue too: its task
+/// polls the queue on every wake and stops once the queue says so.
 pub(crate) struct Peer {
     pub(crate) id: SessionId,
     /// The client's address, for IP bans.
@@ -23,9 +23,6 @@ pub(crate) struct Peer {
     /// `i64::MAX`: forever. Atomic so an admin's mute reaches a session
     /// without a lock on the chat path.
     muted_until_ms: AtomicI64,
-    /// Wakes the session's reader when someone else ends the session (its
-    /// queue overflowed, a newer login replaced it, its writer failed).
-    stop: Notify,
 }
 
 impl Peer {
@@ -35,16 +32,13 @@ impl Peer {
             ip,
             outbox: Outbox::new(queue_limit),
             muted_until_ms: AtomicI64::new(0),
-            stop: Notify::new(),
         }
     }
 
     /// Queues an encoded frame for this session. Never waits; a session whose
     /// queue overflows is stopped as a slow consumer.
     pub(crate) fn send(&self, frame: Bytes) {
-        if self.outbox.push(frame, None) == Push::Overflowed {
-            self.stop.notify_one();
-        }
+        self.outbox.push(frame, None);
     }
 
     /// As `send`, but leaves waking the writer to the caller: its waker (if
@@ -56,10 +50,7 @@ impl Peer {
         probe: Option<&Arc<Probe>>,
         wakers: &mut Vec<Waker>,
     ) {
-        let (res, waker) = self.outbox.push_deferred(frame, probe);
-        if res == Push::Overflowed {
-            self.stop.notify_one();
-        }
+        let (_, waker) = self.outbox.push_deferred(frame, probe);
         wakers.extend(waker);
     }
 
@@ -67,13 +58,6 @@ impl Peer {
     /// then the connection closes.
     pub(crate) fn close(&self, last: Option<Bytes>) {
         self.outbox.finish(last);
-        self.stop.notify_one();
-    }
-
-    /// Ends the session without writing anything more.
-    pub(crate) fn abandon(&self) {
-        self.outbox.kill();
-        self.stop.notify_one();
     }
 
     /// Mutes the session until `until_ms` (`i64::MAX`: forever; 0: unmute).
@@ -85,10 +69,5 @@ impl Peer {
     pub(crate) fn muted_until(&self, now_ms: i64) -> Option<i64> {
         let until = self.muted_until_ms.load(Ordering::Relaxed);
         (until > now_ms).then_some(until)
-    }
-
-    /// Resolves once someone else has ended this session.
-    pub(crate) async fn stopped(&self) {
-        self.stop.notified().await;
     }
 }

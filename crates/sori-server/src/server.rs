@@ -199,6 +199,12 @@ impl Server {
         drop(listener);
         tracing::info!(sessions = shared.hub.n_sessions(), "shutting down");
         shared.shutdown.cancel();
+        // Every session is told and closed through its queue; one that
+        // connects after this look sees the cancellation itself.
+        let bye = handler::shutting_down();
+        for peer in shared.hub.peers() {
+            peer.close(Some(bye.clone()));
+        }
         shared.tracker.close();
         let grace = shared.config.shutdown_grace;
         if tokio::time::timeout(grace, shared.tracker.wait())
@@ -288,9 +294,7 @@ async fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
                     _permit: permit,
                     _per_ip: per_ip,
                 };
-                shared
-                    .tracker
-                    .spawn(handler::serve(shared.clone(), stream, place));
+                handler::spawn(shared, stream, place);
             }
             Err(_) => {
                 shared.metrics.refused_full.inc();

@@ -8,12 +8,12 @@ use std::io::{self, IoSlice};
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::BytesMut;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::{AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
+use tokio::io::{AsyncWrite, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_rustls::TlsAcceptor;
@@ -76,23 +76,30 @@ pub(crate) enum Fill {
 }
 
 impl Reader {
-    /// Waits for bytes and appends them to `buf`. Cancel-safe: if the
-    /// future is dropped, no bytes were taken from the stream.
-    pub(crate) async fn fill(&mut self, buf: &mut BytesMut, chunk: usize) -> io::Result<Fill> {
+    /// Appends the bytes the stream has to `buf`, or registers for them.
+    /// A poll function rather than a future: a session waiting for its
+    /// client to speak carries no read future, which keeps idle sessions
+    /// small.
+    pub(crate) fn poll_fill(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        chunk: usize,
+    ) -> Poll<io::Result<Fill>> {
         match self {
             Reader::Plain(socket) => loop {
-                socket.readable().await?;
+                ready!(socket.as_ref().poll_read_ready(cx))?;
+                // A spurious readiness: `try_read` cleared it, so the next
+                // poll registers for the real one.
                 match try_fill(socket, buf, chunk)? {
                     Fill::Empty => continue,
-                    other => return Ok(other),
+                    other => return Poll::Ready(Ok(other)),
                 }
             },
             Reader::Tls(stream) => {
                 buf.reserve(chunk);
-                match stream.read_buf(buf).await? {
-                    0 => Ok(Fill::Eof),
-                    n => Ok(Fill::Data(n)),
-                }
+                let n = ready!(tokio_util::io::poll_read_buf(Pin::new(stream), cx, buf))?;
+                Poll::Ready(Ok(if n == 0 { Fill::Eof } else { Fill::Data(n) }))
             }
         }
     }

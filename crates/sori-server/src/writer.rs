@@ -1,170 +1,218 @@
-//! A session's writer task: drains the outbox with vectored writes.
+//! A session's writes: drains the outbox with vectored writes.
 //!
 //! Everything queued since the last write goes out in one `writev` (up to
 //! [`MAX_IOVECS`] frames a call), so a busy session pays one syscall for many
 //! frames, as the seed servers' batched sends did.
+//!
+//! There is no writer task: the session's own task polls
+//! [`Writer::poll_drive`] beside its reads and timers. The outbox keeps that
+//! task's waker and pushes wake it, so one task (and one allocation) per
+//! session serves both directions, which is most of what keeps an idle
+//! session small.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use sori_protocol::{Message, encode_to_bytes, pb::ErrorCode};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::metrics::{Metrics, Probe};
+use crate::metrics::Metrics;
 use crate::outbox::Mode;
 use crate::peer::Peer;
-use crate::transport::Writer;
+use crate::transport;
 
 /// Most frames handed to one `writev` call.
 const MAX_IOVECS: usize = 256;
 
-/// How long a closing session's last frames may take to leave.
+/// How long a cut-off session's last frame may take to leave.
 const LAST_WORDS_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Runs until the session's outbox is finished and flushed, or abandoned.
-pub(crate) async fn run(
-    peer: Arc<Peer>,
-    mut socket: Writer,
-    metrics: Arc<Metrics>,
-    flush_timeout: Duration,
-) {
-    let mut batch = VecDeque::new();
-    // Probes of sampled broadcasts, by the index of their frame.
-    let mut probes = VecDeque::new();
-    // Frames fully written so far: the index of the batch's front frame.
-    let mut written = 0u64;
-    let mut mid_frame = false;
-    let end = loop {
-        let mode = poll_fn(|cx| peer.outbox.poll_take(cx, &mut batch, &mut probes)).await;
-        match mode {
-            Mode::Overflowed | Mode::Dead => break mode,
-            Mode::Finishing => {
-                let write = write_batch(
-                    &mut socket,
-                    &mut batch,
-                    &mut mid_frame,
-                    &peer,
-                    &metrics,
-                    &mut written,
-                    &mut probes,
-                );
-                // Boxed, as below: rare, and an idle session should not carry it.
-                let _ = Box::pin(tokio::time::timeout(flush_timeout, write)).await;
-                break Mode::Finishing;
-            }
-            Mode::Open => {
-                let write = write_batch(
-                    &mut socket,
-                    &mut batch,
-                    &mut mid_frame,
-                    &peer,
-                    &metrics,
-                    &mut written,
-                    &mut probes,
-                );
-                let aborted = poll_fn(|cx| peer.outbox.poll_abort(cx));
-                tokio::select! {
-                    res = write => if res.is_err() {
-                        break Mode::Dead;
-                    },
-                    mode = aborted => break mode,
+/// Why a session's writes stopped.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// The outbox is finishing (someone closed the session): what is
+    /// queued goes out, then the connection closes.
+    Closing,
+    /// The outbox overflowed: the session is a slow consumer.
+    Overflowed,
+    /// The outbox was abandoned.
+    Dead,
+    /// The socket failed.
+    Failed(io::Error),
+}
+
+/// The write side of a session.
+pub(crate) struct Writer {
+    socket: transport::Writer,
+    /// Frames taken from the outbox and not yet fully written. Empty, and
+    /// holding no memory, while the session is idle.
+    batch: VecDeque<Bytes>,
+    /// The front frame is partly written: the stream is not at a frame
+    /// boundary.
+    mid_frame: bool,
+    /// Bytes were written since the last flush (TLS buffers records).
+    unflushed: bool,
+}
+
+impl Writer {
+    pub(crate) fn new(socket: transport::Writer) -> Self {
+        Writer {
+            socket,
+            batch: VecDeque::new(),
+            mid_frame: false,
+            unflushed: false,
+        }
+    }
+
+    /// Writes what is queued, as far as the socket takes it. Pending while
+    /// the session is open (woken by a push, or by the socket once it has
+    /// room); ready once the session must end.
+    pub(crate) fn poll_drive(
+        &mut self,
+        cx: &mut Context<'_>,
+        peer: &Peer,
+        metrics: &Metrics,
+    ) -> Poll<Stop> {
+        loop {
+            if self.batch.is_empty() && !self.unflushed {
+                match peer.outbox.poll_take(cx, &mut self.batch) {
+                    Poll::Ready(Mode::Open) => {}
+                    Poll::Ready(Mode::Finishing) => return Poll::Ready(Stop::Closing),
+                    Poll::Ready(Mode::Overflowed) => return Poll::Ready(Stop::Overflowed),
+                    Poll::Ready(Mode::Dead) => return Poll::Ready(Stop::Dead),
+                    Poll::Pending => return Poll::Pending,
                 }
-                if batch.capacity() > MAX_IOVECS {
-                    // After a burst, give the memory back: idle sessions stay small.
-                    batch = VecDeque::new();
+            }
+            match self.poll_write_batch(cx, peer, metrics) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(err)) => return Poll::Ready(Stop::Failed(err)),
+                Poll::Pending => {
+                    // The socket is full: wait for room, or for the session
+                    // to be cut off (which must not wait for a client that
+                    // does not read).
+                    return match peer.outbox.poll_abort(cx) {
+                        Poll::Ready(Mode::Overflowed) => Poll::Ready(Stop::Overflowed),
+                        Poll::Ready(_) => Poll::Ready(Stop::Dead),
+                        Poll::Pending => Poll::Pending,
+                    };
                 }
             }
         }
-    };
-    if end == Mode::Overflowed && !mid_frame {
-        // Best effort: a client that reads nothing will not see it, but one
-        // that was merely slow learns why it was cut off.
-        let kicked = Message::kicked(
-            ErrorCode::SlowConsumer,
-            "outbound queue overflowed: the client did not read fast enough",
-        );
-        let mut last = VecDeque::from([encode_to_bytes(0, &kicked)]);
-        let write = write_batch(
-            &mut socket,
-            &mut last,
-            &mut mid_frame,
-            &peer,
-            &metrics,
-            &mut written,
-            &mut probes,
-        );
-        let _ = Box::pin(tokio::time::timeout(LAST_WORDS_TIMEOUT, write)).await;
     }
-    if end == Mode::Dead {
-        metrics.write_errors.inc();
-    }
-    let _ = socket.shutdown().await;
-    // The reader may still be waiting on the socket: make it stop too.
-    peer.abandon();
-}
 
-/// Writes every frame in `batch`, removing each once it is fully written.
-/// `mid_frame` tells whether the front frame is partly written, so a caller
-/// that abandons the batch knows whether the stream ended at a frame boundary.
-async fn write_batch(
-    socket: &mut Writer,
-    batch: &mut VecDeque<Bytes>,
-    mid_frame: &mut bool,
-    peer: &Peer,
-    metrics: &Metrics,
-    written: &mut u64,
-    probes: &mut VecDeque<(u64, Arc<Probe>)>,
-) -> io::Result<()> {
-    while !batch.is_empty() {
-        // The IoSlice array lives only inside one poll, never across an
-        // await, so it does not grow every session's task.
-        let n_bytes = poll_fn(|cx| {
+    /// Writes the whole batch (and flushes), then gives its memory back.
+    fn poll_write_batch(
+        &mut self,
+        cx: &mut Context<'_>,
+        peer: &Peer,
+        metrics: &Metrics,
+    ) -> Poll<io::Result<()>> {
+        while !self.batch.is_empty() {
+            // The IoSlice array lives only inside this call, never in the
+            // session's task.
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
             let mut n_slices = 0;
-            for (slot, frame) in slices.iter_mut().zip(batch.iter()) {
+            for (slot, frame) in slices.iter_mut().zip(self.batch.iter()) {
                 *slot = IoSlice::new(frame);
                 n_slices += 1;
             }
-            match Pin::new(&mut *socket).poll_write_vectored(cx, &slices[..n_slices]) {
-                Poll::Ready(Ok(0)) => Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                other => other,
-            }
-        })
-        .await?;
+            let n_bytes = match ready!(
+                Pin::new(&mut self.socket).poll_write_vectored(cx, &slices[..n_slices])
+            ) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(n) => n,
+                Err(err) => return Poll::Ready(Err(err)),
+            };
+            self.unflushed = true;
+            self.consume(n_bytes, peer, metrics);
+        }
+        if self.unflushed {
+            // TLS buffers records inside rustls; a plain socket's flush is
+            // a no-op.
+            ready!(Pin::new(&mut self.socket).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        // Idle sessions keep no queue memory: the next burst allocates anew
+        // (one small allocation per write, against a syscall).
+        if self.batch.capacity() > 0 {
+            self.batch = VecDeque::new();
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Removes what a write took from the batch and counts it.
+    fn consume(&mut self, n_bytes: usize, peer: &Peer, metrics: &Metrics) {
         let mut left = n_bytes;
         let mut n_frames = 0;
         while left > 0 {
             // Invariant: the kernel never reports more bytes than we offered.
-            let front = batch
+            let front = self
+                .batch
                 .front_mut()
                 .expect("written bytes come from queued frames");
             if front.len() <= left {
                 left -= front.len();
-                batch.pop_front();
+                self.batch.pop_front();
                 n_frames += 1;
-                *mid_frame = false;
+                self.mid_frame = false;
             } else {
                 front.advance(left);
                 left = 0;
-                *mid_frame = true;
+                self.mid_frame = true;
             }
         }
-        peer.outbox.release(n_bytes);
+        peer.outbox.release(n_bytes, n_frames);
         metrics.frames_out.add(n_frames);
         metrics.bytes_out.add(n_bytes as u64);
-        *written += n_frames;
-        while probes.front().is_some_and(|(index, _)| *index < *written) {
-            if let Some((_, probe)) = probes.pop_front() {
-                probe.done();
+    }
+
+    /// Ends the session's writes as its outbox says: a finishing outbox is
+    /// written out within `flush_timeout`; a slow consumer is told why (if
+    /// the stream is at a frame boundary); an abandoned one gets nothing.
+    /// Then the socket is shut down.
+    pub(crate) async fn finish(mut self, peer: &Peer, metrics: &Metrics, flush_timeout: Duration) {
+        match peer.outbox.mode() {
+            Mode::Finishing => {
+                let drain = poll_fn(|cx| self.poll_drain(cx, peer, metrics));
+                let _ = tokio::time::timeout(flush_timeout, drain).await;
             }
+            Mode::Overflowed if !self.mid_frame => {
+                // Best effort: a client that reads nothing will not see it,
+                // but one that was merely slow learns why it was cut off.
+                let kicked = Message::kicked(
+                    ErrorCode::SlowConsumer,
+                    "outbound queue overflowed: the client did not read fast enough",
+                );
+                self.batch = VecDeque::from([encode_to_bytes(0, &kicked)]);
+                let write = poll_fn(|cx| self.poll_write_batch(cx, peer, metrics));
+                let _ = tokio::time::timeout(LAST_WORDS_TIMEOUT, write).await;
+            }
+            Mode::Open | Mode::Overflowed | Mode::Dead => {}
+        }
+        let _ = tokio::time::timeout(LAST_WORDS_TIMEOUT, self.socket.shutdown()).await;
+    }
+
+    /// Writes everything a finishing outbox still holds.
+    fn poll_drain(
+        &mut self,
+        cx: &mut Context<'_>,
+        peer: &Peer,
+        metrics: &Metrics,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            if self.batch.is_empty() && !self.unflushed {
+                match peer.outbox.poll_take(cx, &mut self.batch) {
+                    Poll::Ready(Mode::Open | Mode::Finishing) if !self.batch.is_empty() => {}
+                    // Drained, or abandoned meanwhile.
+                    _ => return Poll::Ready(Ok(())),
+                }
+            }
+            ready!(self.poll_write_batch(cx, peer, metrics))?;
         }
     }
-    // TLS buffers records inside rustls; a plain socket's flush is a no-op.
-    socket.flush().await
 }

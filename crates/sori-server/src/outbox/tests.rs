@@ -8,8 +8,7 @@ fn frame(n: usize) -> Bytes {
 
 async fn take(outbox: &Outbox) -> (Mode, VecDeque<Bytes>) {
     let mut batch = VecDeque::new();
-    let mut probes = VecDeque::new();
-    let mode = poll_fn(|cx| outbox.poll_take(cx, &mut batch, &mut probes)).await;
+    let mode = poll_fn(|cx| outbox.poll_take(cx, &mut batch)).await;
     (mode, batch)
 }
 
@@ -47,7 +46,7 @@ async fn bytes_taken_but_unwritten_still_count_against_the_bound() {
     let outbox = Outbox::new(100);
     outbox.push(frame(80), None);
     let _written = take(&outbox).await;
-    outbox.release(80);
+    outbox.release(80, 1);
     assert_eq!(outbox.push(frame(30), None), Push::Queued);
 }
 
