@@ -38,8 +38,8 @@ SCENARIOS=(
     "peak-100|storm --peak --receivers 100 --rate 5000 --peak-factor 1.6 --peak-steps 6 --duration 3s --server-arg=--history=false"
     "peak-1000|storm --peak --receivers 1000 --rate 100 --peak-factor 1.6 --peak-steps 8 --duration 3s --server-arg=--history=false"
     "broadcast-5000|broadcast-once --receivers 5000"
-    "connections-5000|connections --sessions 5000"
-    "connections-19000|connections --sessions 19000"
+    "connections-5000|connections --sessions 5000 --hold 10s"
+    "connections-19000|connections --sessions 19000 --hold 10s"
 )
 
 for rep in $(seq 1 "$REPS"); do
