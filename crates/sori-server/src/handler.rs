@@ -47,7 +47,8 @@ thread_local! {
 /// A logged-in session: only code holding one can chat.
 struct Session {
     account_id: i64,
-    user: pb::UserInfo,
+    /// Shared with the hub's user table: one copy per logged-in user.
+    user: Arc<pb::UserInfo>,
 }
 
 enum State {
@@ -611,10 +612,10 @@ impl Handler {
         if let Some(mute) = shared.store.mute(account.id, now).await? {
             self.peer.set_muted_until(mute.until_ms.unwrap_or(i64::MAX));
         }
-        let user = pb::UserInfo {
+        let user = Arc::new(pb::UserInfo {
             username: account.username.clone(),
             display_name: account.display_name.clone(),
-        };
+        });
         // Read before going online: a whisper stored after this read finds
         // the user online and is delivered live, or waits for the next login.
         let whispers = rooms::stored_whispers(shared, account.id).await?;
@@ -624,6 +625,7 @@ impl Handler {
             account_id: account.id,
             user: user.clone(),
         }));
+        let user = Arc::unwrap_or_clone(user);
         tracing::debug!(session = %self.peer.id, username = %user.username, "logged in");
         let login_ok = Message::LoginOk(pb::LoginOk {
             session_id: self.peer.id.to_u64(),
@@ -781,13 +783,14 @@ async fn authenticated(
                 .accounts
                 .set_display_name(session.account_id, &req.display_name)
                 .await?;
-            shared.hub.rename(
-                peer.id,
-                session.account_id,
-                &session.user.username,
-                &req.display_name,
-            );
-            session.user.display_name = req.display_name;
+            let renamed = Arc::new(pb::UserInfo {
+                username: session.user.username.clone(),
+                display_name: req.display_name,
+            });
+            shared
+                .hub
+                .rename(peer.id, session.account_id, renamed.clone());
+            session.user = renamed;
             Ok(Reply::Message(Message::Ok(pb::Ok {})))
         }
         Message::AdminKick(_)

@@ -42,7 +42,8 @@ pub(crate) struct Hub {
 pub(crate) struct Online {
     pub(crate) peer: Arc<Peer>,
     pub(crate) account_id: AccountId,
-    pub(crate) user: UserInfo,
+    /// Shared with the session's own state: one copy per logged-in user.
+    pub(crate) user: Arc<UserInfo>,
 }
 
 impl Hub {
@@ -109,7 +110,7 @@ impl Hub {
         &self,
         peer: &Arc<Peer>,
         account_id: AccountId,
-        user: UserInfo,
+        user: Arc<UserInfo>,
     ) -> Result<Vec<pb::RoomInfo>, Refusal> {
         let key = username_key(&user.username);
         let mut users = lock(&self.users);
@@ -146,7 +147,9 @@ impl Hub {
                     old.peer.close(Some(encode_to_bytes(0, &kicked)));
                 }
                 None if lobby.n_online() < self.presence_limit => {
-                    let joined = Message::UserJoined(pb::UserJoined { user: Some(user) });
+                    let joined = Message::UserJoined(pb::UserJoined {
+                        user: Some(UserInfo::clone(&user)),
+                    });
                     lobby.push_all(&joined, None);
                 }
                 None => {}
@@ -183,7 +186,7 @@ impl Hub {
             let online = users.remove(&key).expect("entry present");
             if lobby.n_online() < self.presence_limit {
                 let left = Message::UserLeft(pb::UserLeft {
-                    user: Some(online.user),
+                    user: Some(Arc::unwrap_or_clone(online.user)),
                 });
                 lobby.push_all(&left, None);
             }
@@ -207,7 +210,7 @@ impl Hub {
     pub(crate) fn list_users(&self) -> Vec<UserInfo> {
         let mut list: Vec<UserInfo> = lock(&self.users)
             .values()
-            .map(|online| online.user.clone())
+            .map(|online| UserInfo::clone(&online.user))
             .collect();
         list.sort_by(|a, b| a.username.cmp(&b.username));
         list
@@ -215,23 +218,17 @@ impl Hub {
 
     /// Records a logged-in user's new display name, in the user table and
     /// in every room they are a member of.
-    pub(crate) fn rename(
-        &self,
-        id: SessionId,
-        account_id: AccountId,
-        username: &str,
-        display_name: &str,
-    ) {
+    pub(crate) fn rename(&self, id: SessionId, account_id: AccountId, user: Arc<UserInfo>) {
         let mut users = lock(&self.users);
-        if let Some(online) = users.get_mut(&username_key(username))
-            && online.peer.id == id
-        {
-            online.user.display_name = display_name.to_owned();
-        }
         for room in self.rooms_of(account_id) {
             if let Some(member) = room.lock().members.get_mut(&account_id) {
-                member.display_name = display_name.to_owned();
+                member.display_name.clone_from(&user.display_name);
             }
+        }
+        if let Some(online) = users.get_mut(&username_key(&user.username))
+            && online.peer.id == id
+        {
+            online.user = user;
         }
     }
 
