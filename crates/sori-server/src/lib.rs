@@ -6,6 +6,8 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod accounts;
+#[doc(hidden)]
+pub mod bench;
 pub mod config;
 mod connection;
 mod flush;
