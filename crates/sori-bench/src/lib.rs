@@ -80,6 +80,10 @@ pub enum Command {
         /// Mean time between one user's actions (Poisson).
         #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
         mean_interval: Duration,
+        /// Rooms the users spread over, three per user at a time (0: every
+        /// chat goes to `--room`).
+        #[arg(long, default_value_t = 20)]
+        rooms: u64,
     },
     /// Storm steps with more and more receivers until p99 or loss gives
     /// way; reports the last step that held.
@@ -276,11 +280,13 @@ pub async fn run_scenario(
             users,
             duration,
             mean_interval,
+            rooms,
         } => {
             let config = scenario::chat::ChatConfig {
                 users: *users,
                 duration: *duration,
                 mean_interval: *mean_interval,
+                rooms: *rooms,
                 room: common.room.clone(),
                 user_prefix: common.user_prefix.clone(),
             };

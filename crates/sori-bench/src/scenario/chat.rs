@@ -1,11 +1,12 @@
-//! `chat`: a realistic mix. Users send at Poisson intervals with message
-//! sizes drawn from a skewed distribution (mostly short lines, a few long
-//! ones), whisper each other, list who is online, and now and then leave
-//! and come back. Built on `sori-client`, like a real client.
+//! `chat`: a realistic mix. Users are members of a few of many rooms and
+//! act at Poisson intervals: they chat in one of their rooms (message
+//! sizes from a skewed distribution: mostly short lines, a few long ones),
+//! whisper each other, list who is online, leave a room for another (join
+//! and leave notices), load a page of a room's history, and now and then
+//! log out and come back. Built on `sori-client`, like a real client.
 //!
-//! Sori has one room (the lobby) so far; `room` is where chats go, and
-//! many-room traffic and history loads join the mix when the protocol has
-//! them.
+//! With `rooms` 0 every chat goes to `room` (the lobby by default) and
+//! there are no room switches or history loads.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +25,23 @@ use crate::report::{ChatRequestStats, ChatRun, Latency};
 use crate::stats::new_histogram;
 
 const PASSWORD: &str = "sori-bench-chat";
-const KINDS: [&str; 4] = ["chat", "whisper", "list-users", "rejoin"];
+const KINDS: [&str; 6] = [
+    "chat",
+    "whisper",
+    "list-users",
+    "switch-room",
+    "history",
+    "rejoin",
+];
+const CHAT: usize = 0;
+const WHISPER: usize = 1;
+const LIST_USERS: usize = 2;
+const SWITCH_ROOM: usize = 3;
+const HISTORY: usize = 4;
+const REJOIN: usize = 5;
+
+/// Rooms each user is a member of at a time.
+const ROOMS_PER_USER: usize = 3;
 
 /// What `chat` runs.
 #[derive(Debug, Clone)]
@@ -35,7 +52,10 @@ pub struct ChatConfig {
     pub duration: Duration,
     /// Mean time between a user's actions.
     pub mean_interval: Duration,
-    /// Room chats go to ("" is the lobby).
+    /// Rooms the users spread over (`{prefix}room{i}`); 0: every chat goes
+    /// to `room`.
+    pub rooms: u64,
+    /// Room chats go to when `rooms` is 0 ("" is the lobby).
     pub room: String,
     /// Username prefix.
     pub user_prefix: String,
@@ -44,7 +64,7 @@ pub struct ChatConfig {
 #[derive(Default)]
 struct Shared {
     /// Per kind. Locked once per request, never across an await.
-    kinds: [Mutex<KindStats>; 4],
+    kinds: [Mutex<KindStats>; 6],
     deliveries: AtomicU64,
     rejoins: AtomicU64,
 }
@@ -66,6 +86,8 @@ pub async fn run(
             name: format!("{}c{user_idx}", config.user_prefix),
             peers: config.users,
             prefix: config.user_prefix.clone(),
+            n_rooms: config.rooms,
+            rooms: Vec::new(),
             room: config.room.clone(),
             mean_interval: config.mean_interval,
             rng: Rng(user_idx.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ crate::clock::now_ns()),
@@ -114,6 +136,10 @@ struct User {
     name: String,
     peers: u64,
     prefix: String,
+    /// Rooms in the run (0: none, chats go to `room`).
+    n_rooms: u64,
+    /// The rooms this user is a member of now.
+    rooms: Vec<String>,
     room: String,
     mean_interval: Duration,
     rng: Rng,
@@ -124,55 +150,117 @@ impl User {
     async fn run(mut self, deadline: Instant) -> anyhow::Result<()> {
         let (mut client, events) = self.join(true).await?;
         let mut drain = tokio::spawn(count_chats(events, Arc::clone(&self.shared)));
+        // Memberships are stored: they last across the rejoins below.
+        while self.n_rooms > 0 && self.rooms.len() < ROOMS_PER_USER.min(self.n_rooms as usize) {
+            let room = self.random_room();
+            if !self.rooms.contains(&room) {
+                enter(&client, &room).await?;
+                self.rooms.push(room);
+            }
+        }
         loop {
             let wait = self.rng.exponential(self.mean_interval);
             if Instant::now() + wait >= deadline {
                 break;
             }
             tokio::time::sleep(wait).await;
-            let roll = self.rng.below(100);
             let started = Instant::now();
-            let (kind, ok) = if roll < 80 {
-                let text = self.rng.text();
-                let chat = Message::Chat(pb::Chat {
-                    room: self.room.clone(),
-                    text,
-                });
-                (
-                    0,
-                    matches!(client.request(chat).await, Ok(Message::ChatAck(_))),
-                )
-            } else if roll < 90 {
-                let to = format!("{}c{}", self.prefix, self.rng.below(self.peers));
-                let res = client.whisper(&to, "psst, how is it going?").await;
-                // The peer may be away (rejoining) or be this user: both are
-                // answers, not failures.
-                let ok = match res {
-                    Ok(_) => true,
-                    Err(sori_client::ClientError::Server { code, .. }) => matches!(
-                        code,
-                        pb::ErrorCode::UserOffline | pb::ErrorCode::WhisperToSelf
-                    ),
-                    Err(_) => false,
-                };
-                (1, ok)
-            } else if roll < 97 {
-                (2, client.list_users().await.is_ok())
-            } else {
-                let _ = client.logout().await;
-                drop(client);
-                let _ = (&mut drain).await;
-                let (new_client, events) = self.join(false).await?;
-                client = new_client;
-                drain = tokio::spawn(count_chats(events, Arc::clone(&self.shared)));
-                self.shared.rejoins.fetch_add(1, Ordering::Relaxed);
-                (3, true)
+            let (kind, ok) = match self.pick() {
+                CHAT => {
+                    let text = self.rng.text();
+                    let room = self.chat_room();
+                    let chat = Message::Chat(pb::Chat { room, text });
+                    let ok = matches!(client.request(chat).await, Ok(Message::ChatAck(_)));
+                    (CHAT, ok)
+                }
+                WHISPER => {
+                    let to = format!("{}c{}", self.prefix, self.rng.below(self.peers));
+                    let res = client.whisper(&to, "psst, how is it going?").await;
+                    // The peer may be away (rejoining) or be this user:
+                    // both are answers, not failures.
+                    let ok = match res {
+                        Ok(_) => true,
+                        Err(sori_client::ClientError::Server { code, .. }) => matches!(
+                            code,
+                            pb::ErrorCode::UserOffline | pb::ErrorCode::WhisperToSelf
+                        ),
+                        Err(_) => false,
+                    };
+                    (WHISPER, ok)
+                }
+                LIST_USERS => (LIST_USERS, client.list_users().await.is_ok()),
+                SWITCH_ROOM => {
+                    // Leave one room for another the user is not in.
+                    let at = self.rng.below(self.rooms.len() as u64) as usize;
+                    let next = self.random_room();
+                    let ok = if self.rooms.contains(&next) {
+                        true
+                    } else {
+                        let left = client.leave_room(&self.rooms[at]).await.is_ok();
+                        let entered = enter(&client, &next).await.is_ok();
+                        self.rooms[at] = next;
+                        left && entered
+                    };
+                    (SWITCH_ROOM, ok)
+                }
+                HISTORY => {
+                    let room = self.chat_room();
+                    let ok = match client.history(&room, 0, 50).await {
+                        Ok(_) => true,
+                        Err(sori_client::ClientError::Server { code, .. }) => {
+                            code == pb::ErrorCode::HistoryDisabled
+                        }
+                        Err(_) => false,
+                    };
+                    (HISTORY, ok)
+                }
+                _ => {
+                    let _ = client.logout().await;
+                    drop(client);
+                    let _ = (&mut drain).await;
+                    let (new_client, events) = self.join(false).await?;
+                    client = new_client;
+                    drain = tokio::spawn(count_chats(events, Arc::clone(&self.shared)));
+                    self.shared.rejoins.fetch_add(1, Ordering::Relaxed);
+                    (REJOIN, true)
+                }
             };
             self.shared.note(kind, ok, started.elapsed());
         }
         let _ = client.logout().await;
         drain.abort();
         Ok(())
+    }
+
+    /// The next action: mostly chat. Out of 100: 60 chat, 10 whisper,
+    /// 7 list users, 8 switch rooms, 10 load history, 5 rejoin (without
+    /// rooms, chats take the room actions' share).
+    fn pick(&mut self) -> usize {
+        let roll = self.rng.below(100);
+        let with_rooms = !self.rooms.is_empty();
+        match roll {
+            0..60 => CHAT,
+            60..70 => WHISPER,
+            70..77 => LIST_USERS,
+            77..85 if with_rooms => SWITCH_ROOM,
+            85..95 if with_rooms => HISTORY,
+            95.. => REJOIN,
+            _ => CHAT,
+        }
+    }
+
+    /// Where a chat (or a history load) goes: one of the user's rooms, or
+    /// the configured room when there are none.
+    fn chat_room(&mut self) -> String {
+        if self.rooms.is_empty() {
+            return self.room.clone();
+        }
+        let at = self.rng.below(self.rooms.len() as u64) as usize;
+        self.rooms[at].clone()
+    }
+
+    fn random_room(&mut self) -> String {
+        format!("{}room{}", self.prefix, self.rng.below(self.n_rooms))
     }
 
     async fn join(&self, register: bool) -> anyhow::Result<(Client, Events)> {
@@ -193,6 +281,22 @@ impl User {
             .with_context(|| format!("logging in {}", self.name))?;
         Ok((client, events))
     }
+}
+
+/// Joins `room`, creating it if nobody has yet (another user may create it
+/// first: then it is joined).
+async fn enter(client: &Client, room: &str) -> anyhow::Result<()> {
+    use pb::ErrorCode::{NoSuchRoom, RoomExists};
+    let missing = |res: &Result<pb::RoomJoined, sori_client::ClientError>, code| matches!(res, Err(sori_client::ClientError::Server { code: c, .. }) if *c == code);
+    let mut res = client.join_room(room, 0, 1).await;
+    if missing(&res, NoSuchRoom) {
+        res = client.create_room(room, "", false).await;
+        if missing(&res, RoomExists) {
+            res = client.join_room(room, 0, 1).await;
+        }
+    }
+    res.map(drop)
+        .with_context(|| format!("entering room {room}"))
 }
 
 /// One request kind's count, failures and latencies.

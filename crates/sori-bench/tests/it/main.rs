@@ -129,3 +129,47 @@ async fn tiny_storm_against_nats() {
 async fn tiny_storm_against_redis() {
     tiny_storm_against("redis", "--redis-addr", "127.0.0.1:6379").await;
 }
+
+/// The chat mix against Sori: every kind of action runs and none fails,
+/// rooms are created, switched and read back, and chats are delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_mix_with_rooms_against_sori() {
+    let (addr, _stop) = start_sori().await;
+    let addr = addr.to_string();
+    let report = bench(&[
+        "--sori-addr",
+        &addr,
+        "chat",
+        "--users",
+        "12",
+        "--rooms",
+        "4",
+        "--duration",
+        "3s",
+        "--mean-interval",
+        "40ms",
+    ])
+    .await;
+    let Report::Chat(run) = &report else {
+        panic!("expected a chat report, got {report:?}");
+    };
+    let kinds: Vec<&str> = run.requests.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "chat",
+            "whisper",
+            "list-users",
+            "switch-room",
+            "history",
+            "rejoin"
+        ]
+    );
+    for kind in &run.requests {
+        // About 900 actions in all: each kind's share is dozens at least.
+        assert!(kind.count > 0, "no {} ran: {report}", kind.kind);
+        assert_eq!(kind.errors, 0, "{} failed: {report}", kind.kind);
+    }
+    assert!(run.deliveries > 0, "{report}");
+    assert!(run.rejoins > 0, "{report}");
+}
