@@ -103,7 +103,7 @@ pub(crate) struct TokenBucket {
 
 /// A session's own limits: frames per second, bytes per second, and the
 /// strikes that turn repeated over-limit frames into a disconnect. Owned by
-/// the session's reader task; no locks.
+/// the session's own task; no locks.
 #[derive(Debug, Clone)]
 #[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) struct SessionLimits {

@@ -54,7 +54,7 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<Metrics>,
     /// Fires once when the server starts shutting down.
     pub(crate) shutdown: CancellationToken,
-    /// Every connection and writer task, so shutdown can wait for them.
+    /// Every session's task, so shutdown can wait for them.
     pub(crate) tracker: TaskTracker,
     /// Set when the listener speaks TLS.
     pub(crate) tls: Option<TlsAcceptor>,
