@@ -13,7 +13,6 @@ use sori_bench::{Cli, run_scenario, subjects};
 use sori_server::config::HashCost;
 use sori_server::{Config, Server};
 use sori_store::SqliteStore;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// Bound on each scenario in these tests.
@@ -34,7 +33,7 @@ async fn start_sori() -> (SocketAddr, oneshot::Sender<()>) {
         ..Config::default()
     };
     let store = SqliteStore::in_memory().await.expect("in-memory sqlite");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let listener = sori_server::bind("127.0.0.1:0".parse().expect("address")).expect("bind port 0");
     let addr = listener.local_addr().expect("local addr");
     let (stop, stopped) = oneshot::channel::<()>();
     let server = Server::new(config, Arc::new(store));
