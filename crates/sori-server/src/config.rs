@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ip_policy::IpPolicyConfig;
 use crate::rate::LimitsConfig;
@@ -14,75 +15,198 @@ mod tests;
 
 /// Everything the server can be told. `Config::default()` is what a bare
 /// `sori-server` runs with; a TOML file and command-line flags override it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// One struct is the flags, the TOML keys and the defaults: serde reads the
+/// file into it, and clap's `update_from_arg_matches` then overwrites only
+/// the fields whose flags were given. So no flag here has a clap default
+/// (`default_value` would count as "given" and reset the file's value): the
+/// defaults live in `Default` alone, and each doc comment, which is also the
+/// flag's help, states its default in `[default: ...]` (a unit test checks
+/// that it is the real one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Address the TCP listener binds (used by the binary; `run` takes a bound listener).
+    /// Address the TCP listener binds [default: 127.0.0.1:5252].
+    // Bound by the binary: `run` takes a bound listener.
+    #[arg(long, value_name = "ADDR")]
     pub listen: SocketAddr,
-    /// Name sent in Welcome.
+    /// Server name sent to clients in Welcome [default: sori].
+    #[arg(long, value_name = "NAME")]
     pub server_name: String,
-    /// Tokio worker threads; `None` means one per core.
-    pub worker_threads: Option<usize>,
-    /// SQLite database file, created on first run.
+    /// SQLite database file, created on first run [default: data/sori.db].
+    #[arg(long, value_name = "FILE")]
     pub database: PathBuf,
-    /// Most concurrent sessions. Clamped to what the process may open.
+    /// Most concurrent sessions; lowered to fit the open-file limit [default: 10000].
+    #[arg(long, value_name = "N")]
     pub max_sessions: usize,
-    /// Largest frame body accepted from a client, in bytes.
+    /// Largest frame body accepted from a client, in bytes [default: 16384].
+    ///
+    /// Also bounds a WebSocket message, which carries one frame: at most
+    /// this plus the 12-byte frame header.
+    #[arg(long, value_name = "BYTES")]
     pub max_frame_len: u32,
-    /// Longest chat or whisper text, in bytes of UTF-8.
+    /// Longest chat or whisper text, in bytes of UTF-8 [default: 2000].
+    #[arg(long, value_name = "BYTES")]
     pub max_text_len: usize,
-    /// Bound on a session's outbound queue, in bytes; past it the session is
-    /// cut off as a slow consumer.
+    /// Outbound queue bound per session, in bytes; past it the session is
+    /// cut off as a slow consumer [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
     pub outbound_queue_bytes: usize,
-    /// How long room messages may wait to be written together: each
-    /// recipient gets one writev per window instead of one per message.
-    /// `0s` writes at once.
+    /// How long room messages may wait to be written together, e.g. "2ms";
+    /// "0s" writes at once [default: 2ms].
+    ///
+    /// Each recipient gets one writev per window instead of one per message.
     #[serde(with = "humantime_serde")]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub write_coalesce: Duration,
-    /// A connection that has not logged in by then is closed.
+    /// Close connections not logged in within this time [default: 10s].
     #[serde(with = "humantime_serde")]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub login_timeout: Duration,
-    /// After this much silence from a client the server sends it a Ping.
+    /// Ping a client after this much silence from it [default: 10s].
     #[serde(with = "humantime_serde")]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub heartbeat_interval: Duration,
-    /// After this much silence from a client the session is closed.
+    /// Close a session after this much silence from its client [default: 30s].
     #[serde(with = "humantime_serde")]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
-    /// How long closing sessions get to flush their queues on shutdown.
+    /// On shutdown, how long sessions may take to flush their queues [default: 5s].
     #[serde(with = "humantime_serde")]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
-    /// Interval of the status log line; `None` turns it off.
-    #[serde(with = "humantime_serde")]
-    pub status_interval: Option<Duration>,
-    /// What a second login to an account that is already logged in does.
+    /// Interval of the status log line; "0s" turns it off [default: 1s].
+    // `None` is off, written "0s" in the file too. The type is spelled out
+    // in full so that clap parses the value whole ("0s" is `None`) instead
+    // of reading `Option` as "the flag may be absent".
+    #[serde(with = "interval")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub status_interval: std::option::Option<Duration>,
+    /// What a second login to a logged-in account does [default: replace].
+    #[arg(long, value_name = "POLICY", value_enum)]
     pub duplicate_login: DuplicateLogin,
     /// Argon2id cost of password hashes.
+    #[command(flatten, next_help_heading = "Password hashing")]
     pub password_hash: HashCost,
-    /// Keep room history in the database. Off: history and resume come
-    /// from the in-memory tail only, and ChatAck means "fanned out".
+    /// Keep room history in the database (true/false) [default: true].
+    ///
+    /// Off: history and resume come from the in-memory tail only, and
+    /// ChatAck means "fanned out".
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, help_heading = "Chat")]
     pub history: bool,
-    /// Store whispers to offline users and deliver them at their next login.
+    /// Store whispers to offline users for their next login (true/false) [default: true].
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, help_heading = "Chat")]
     pub offline_whispers: bool,
-    /// Most whispers stored for one offline user (MAILBOX_FULL past it).
+    /// Most whispers stored for one offline user (MAILBOX_FULL past it) [default: 100].
+    #[arg(long, value_name = "N", help_heading = "Chat")]
     pub max_offline_whispers: usize,
     /// Room limits and history sizes.
+    #[command(flatten, next_help_heading = "Rooms")]
     pub rooms: RoomLimits,
-    /// TLS on the listener; `None` (the default) serves plain TCP.
+    /// TLS on both listeners, TCP and WebSocket (wss); `None` (the default)
+    /// serves both in the clear.
+    // Its flags (`--tls-cert`, `--tls-key`) are the binary's: they come as a
+    // pair, and clap's derive cannot update an optional flattened struct
+    // without building it from flags that were not given.
+    #[arg(skip)]
     pub tls: Option<TlsFiles>,
-    /// Usernames of server admins (case-insensitive): they may kick, ban
-    /// and mute anyone.
+    /// A server admin's username; repeat for several [default: none].
+    ///
+    /// Case-insensitive. Admins may kick, ban and mute anyone.
+    #[arg(long = "admin", value_name = "USERNAME", help_heading = "Chat")]
     pub admins: Vec<String>,
-    /// Where to serve Prometheus metrics (`GET /metrics`); off by default.
+    /// Serve Prometheus metrics (GET /metrics) on this address [default: off].
+    // No heading: `next_help_heading` of the flattened tables above carries on.
+    #[arg(long, value_name = "ADDR", help_heading = None)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Address the WebSocket listener binds; "off" turns it off [default: 127.0.0.1:5280].
+    // `None` is off, written "off" in the file too. Spelled out in full for
+    // clap, as `status_interval` is.
+    #[serde(with = "off_or_addr")]
+    #[arg(long, value_name = "ADDR|off", value_parser = parse_listen, help_heading = "WebSocket")]
+    pub ws_listen: std::option::Option<SocketAddr>,
+    /// HTTP path of the WebSocket endpoint [default: /ws].
+    #[arg(long, value_name = "PATH", help_heading = "WebSocket")]
+    pub ws_path: String,
+    /// WebSocket settings that live in the `[ws]` table.
+    #[command(flatten)]
+    pub ws: WsConfig,
+    /// A proxy whose word on the client's address is believed, as a CIDR
+    /// range (e.g. 10.0.0.5/32); repeat for several [default: none].
+    ///
+    /// Its `X-Forwarded-For` on a WebSocket upgrade, and its PROXY protocol
+    /// header on TCP when `proxy_protocol` is on, name the client. Anyone
+    /// else's `X-Forwarded-For` is ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", help_heading = "Proxies")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// TCP connections from a trusted proxy start with a PROXY protocol v2
+    /// header (true/false) [default: false].
+    ///
+    /// When on, every TCP connection whose peer is in `trusted_proxies` must
+    /// begin with a v2 header, and the client address is taken from it;
+    /// connections from any other address must not send one (they are
+    /// read as plain Sori frames).
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, help_heading = "Proxies")]
+    pub proxy_protocol: bool,
     /// Rate limits, per-IP limits, login throttling, the slowloris timeout.
+    #[command(flatten, next_help_heading = "Rate limits")]
     pub limits: LimitsConfig,
-    /// IP allow and deny lists and the country policy.
+    /// IP allow and deny lists and the country policy (file only).
+    #[arg(skip)]
     pub ip_policy: IpPolicyConfig,
-    /// UserJoined/UserLeft are pushed to everyone only while at most this
-    /// many users are online: past it, every login would cost a frame per
-    /// user online (a login storm costs N² frames), and clients of a server
-    /// that large use ListUsers instead.
+    /// Push UserJoined/UserLeft only while at most this many users are
+    /// online [default: 1000].
+    ///
+    /// Past it, every login would cost a frame per user online (a login
+    /// storm costs N² frames), and clients of a server that large use
+    /// ListUsers instead.
+    #[arg(long, value_name = "N", help_heading = "Chat")]
     pub presence_limit: usize,
+}
+
+/// The `[ws]` table: WebSocket settings beyond the listener's address and
+/// path.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(default, deny_unknown_fields)]
+pub struct WsConfig {
+    /// An Origin besides the listener's own host allowed to open a
+    /// WebSocket, e.g. "https://chat.example.com", or "*" for any; repeat for
+    /// several [default: none].
+    ///
+    /// Browsers send the Origin of the page that opens the socket; an empty
+    /// list accepts only an Origin whose host is the Host the request was
+    /// sent to. Non-browser clients, which send no Origin, are accepted.
+    #[arg(
+        long = "ws-allowed-origin",
+        value_name = "ORIGIN",
+        help_heading = "WebSocket"
+    )]
+    pub allowed_origins: Vec<String>,
+}
+
+/// Why a [`Config`] cannot be used. [`Config::validate`] finds these at
+/// startup, before anything is bound.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `ws_path` is not an absolute HTTP path.
+    #[error("ws_path {0:?} must start with '/'")]
+    WsPathNotAbsolute(String),
+    /// `ws_listen` and `listen` would bind the same port.
+    #[error("ws_listen {ws} and listen {tcp} are the same address")]
+    WsListenIsListen {
+        /// The TCP listener's address.
+        tcp: SocketAddr,
+        /// The WebSocket listener's address.
+        ws: SocketAddr,
+    },
+    /// An entry of `ws.allowed_origins` is neither "*" nor an origin.
+    #[error(
+        "ws.allowed_origins entry {0:?} is not \"*\" or an origin like \"https://chat.example.com\" (scheme and host, no path)"
+    )]
+    BadOrigin(String),
+    /// `proxy_protocol` is on, but no address could send a header.
+    #[error("proxy_protocol is on but trusted_proxies is empty: no connection would send a header")]
+    ProxyProtocolWithoutProxies,
 }
 
 /// A PEM certificate chain and its private key.
@@ -96,35 +220,49 @@ pub struct TlsFiles {
 }
 
 /// Room limits and history sizes. Each limit is refused with its own code.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct RoomLimits {
-    /// Rooms on the server, the lobby included (TOO_MANY_ROOMS).
+    /// Rooms on the server, the lobby included (TOO_MANY_ROOMS) [default: 10000].
+    #[arg(long, value_name = "N")]
     pub max_rooms: usize,
-    /// Members of one room (ROOM_FULL).
+    /// Members of one room (ROOM_FULL) [default: 10000].
+    #[arg(long = "max-room-members", value_name = "N")]
     pub max_members: usize,
     /// Rooms one user may be a member of, the lobby not counted
-    /// (TOO_MANY_MEMBERSHIPS).
+    /// (TOO_MANY_MEMBERSHIPS) [default: 100].
+    #[arg(long, value_name = "N")]
     pub max_rooms_per_user: usize,
-    /// Longest room name, in characters (INVALID_ROOM_NAME).
+    /// Longest room name, in characters (INVALID_ROOM_NAME) [default: 32].
+    #[arg(long = "max-room-name-chars", value_name = "N")]
     pub max_name_chars: usize,
-    /// Longest topic, in characters (INVALID_TOPIC).
+    /// Longest topic, in characters (INVALID_TOPIC) [default: 256].
+    #[arg(long, value_name = "N")]
     pub max_topic_chars: usize,
-    /// Messages sent on join and per History page when the client asks for 0.
+    /// Messages sent on join and per history page when the client asks for
+    /// 0 [default: 50].
+    #[arg(long, value_name = "N")]
     pub history_default: u32,
-    /// Most messages sent on join or per History page.
+    /// Most messages sent on join or per history page [default: 500].
+    #[arg(long, value_name = "N")]
     pub history_max: u32,
-    /// Most missed messages a resume sends; past it the client is told to
-    /// reload instead.
+    /// Most missed messages a resume sends before telling the client to
+    /// reload [default: 1000].
+    #[arg(long, value_name = "N")]
     pub resume_max: u32,
-    /// Most bytes of messages in one RoomJoined or HistoryPage: a page is
-    /// cut to its newest messages that fit (has_more tells), and a resume
-    /// that does not fit is told to reload. Keeps every answer well inside
-    /// the outbound queue bound.
+    /// Most bytes of messages in one history answer [default: 262144].
+    ///
+    /// A RoomJoined or HistoryPage is cut to its newest messages that fit
+    /// (has_more tells), and a resume that does not fit is told to reload.
+    /// Keeps every answer well inside the outbound queue bound.
+    #[arg(long, value_name = "BYTES")]
     pub history_max_bytes: usize,
-    /// Newest messages each room keeps in memory (besides those not yet on
-    /// disk), so joins and resumes never miss what the database has not
-    /// committed yet.
+    /// Newest messages each room keeps in memory beyond those not yet on
+    /// disk [default: 256].
+    ///
+    /// So joins and resumes never miss what the database has not committed
+    /// yet.
+    #[arg(long = "room-tail-len", value_name = "N")]
     pub tail_len: usize,
 }
 
@@ -139,17 +277,23 @@ pub enum DuplicateLogin {
 }
 
 /// Argon2id parameters, and how many hashes may run at once.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct HashCost {
-    /// Memory per hash, in KiB.
+    /// Argon2id memory per password hash, in KiB [default: 19456].
+    #[arg(long = "hash-memory-kib", value_name = "KIB")]
     pub memory_kib: u32,
-    /// Passes over the memory.
+    /// Argon2id passes over the memory [default: 2].
+    #[arg(long = "hash-iterations", value_name = "N")]
     pub iterations: u32,
-    /// Lanes per hash.
+    /// Argon2id lanes per hash [default: 1].
+    #[arg(long = "hash-parallelism", value_name = "N")]
     pub parallelism: u32,
-    /// Hashes computed at once (on blocking threads, never the I/O threads).
-    /// Kept below the core count so a login storm leaves cores for chat.
+    /// Password hashes computed at once [default: half the cores, at least 1].
+    ///
+    /// On blocking threads, never the I/O threads; kept below the core
+    /// count so a login storm leaves cores for chat.
+    #[arg(long = "hash-max-concurrent", value_name = "N")]
     pub max_concurrent: usize,
 }
 
@@ -158,7 +302,6 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 5252)),
             server_name: "sori".to_owned(),
-            worker_threads: None,
             database: PathBuf::from("data/sori.db"),
             max_sessions: 10_000,
             max_frame_len: sori_protocol::DEFAULT_MAX_BODY_LEN,
@@ -179,6 +322,11 @@ impl Default for Config {
             tls: None,
             admins: Vec::new(),
             metrics_listen: None,
+            ws_listen: Some(SocketAddr::from(([127, 0, 0, 1], 5280))),
+            ws_path: "/ws".to_owned(),
+            ws: WsConfig::default(),
+            trusted_proxies: Vec::new(),
+            proxy_protocol: false,
             presence_limit: 1_000,
             limits: LimitsConfig::default(),
             ip_policy: IpPolicyConfig::default(),
@@ -219,5 +367,120 @@ impl Config {
     /// Parses a TOML document; unknown keys are errors.
     pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
         toml::from_str(text)
+    }
+
+    /// Checks what no single field's type can: run it at startup, after the
+    /// file and the flags, so a bad setting stops the server with a clear
+    /// message instead of surfacing later.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.ws_path.starts_with('/') {
+            return Err(ConfigError::WsPathNotAbsolute(self.ws_path.clone()));
+        }
+        if let Some(ws) = self.ws_listen.filter(|&ws| same_port(ws, self.listen)) {
+            return Err(ConfigError::WsListenIsListen {
+                tcp: self.listen,
+                ws,
+            });
+        }
+        if let Some(origin) = self
+            .ws
+            .allowed_origins
+            .iter()
+            .find(|origin| !is_origin_pattern(origin))
+        {
+            return Err(ConfigError::BadOrigin(origin.clone()));
+        }
+        if self.proxy_protocol && self.trusted_proxies.is_empty() {
+            return Err(ConfigError::ProxyProtocolWithoutProxies);
+        }
+        Ok(())
+    }
+}
+
+/// Whether two listeners would fight over one port: the same port, not 0
+/// (the system picks a free one for each), on the same address or where one
+/// of them is the wildcard address.
+fn same_port(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port()
+        && a.port() != 0
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+/// "*", or an origin as browsers send it: a scheme, "://" and a host (with
+/// an optional port), and no path, not even a trailing '/'.
+fn is_origin_pattern(origin: &str) -> bool {
+    if origin == "*" {
+        return true;
+    }
+    let Some((scheme, host)) = origin.split_once("://") else {
+        return false;
+    };
+    !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && !host.is_empty()
+        && !host.contains(['/', '?', '#', ' '])
+}
+
+/// Parses a status interval: a duration, with "0s" meaning off.
+fn parse_interval(text: &str) -> Result<Option<Duration>, humantime::DurationError> {
+    let interval = humantime::parse_duration(text)?;
+    Ok((!interval.is_zero()).then_some(interval))
+}
+
+/// Parses a listener address, with "off" meaning no listener.
+fn parse_listen(text: &str) -> Result<Option<SocketAddr>, std::net::AddrParseError> {
+    if text == "off" {
+        return Ok(None);
+    }
+    text.parse().map(Some)
+}
+
+/// `status_interval` in TOML: a duration, "0s" for off (`None`), as on the
+/// command line.
+mod interval {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(interval) => {
+                serializer.serialize_str(&humantime::format_duration(*interval).to_string())
+            }
+            None => serializer.serialize_str("0s"),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_interval(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `ws_listen` in TOML: an address, or "off" (`None`), as on the command
+/// line. A missing key means the default, so `None` must be written out.
+mod off_or_addr {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<SocketAddr>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(addr) => serializer.collect_str(addr),
+            None => serializer.serialize_str("off"),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_listen(&text).map_err(serde::de::Error::custom)
     }
 }

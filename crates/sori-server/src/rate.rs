@@ -17,43 +17,58 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 /// The `[limits]` section of the configuration: every rate limit, with the
-/// defaults documented in docs/security.md.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// defaults documented in docs/security.md. The doc comments of the fields
+/// with flags are also the flags' help.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
-    /// Frames a session may send per second, sustained (default 20).
+    /// Frames a session may send per second, sustained [default: 20].
+    #[arg(long, value_name = "N")]
     pub messages_per_sec: f32,
-    /// Frames a session may send at once after being quiet (default 40).
+    /// Frames a session may send at once after being quiet [default: 40].
+    #[arg(long, value_name = "N")]
     pub messages_burst: f32,
     /// Bytes (headers and bodies) a session may send per second, sustained
-    /// (default 64 KiB).
+    /// [default: 65536].
+    #[arg(long, value_name = "BYTES")]
     pub bytes_per_sec: f32,
-    /// Bytes a session may send at once after being quiet (default 256 KiB).
+    /// Bytes a session may send at once after being quiet [default: 262144].
+    ///
     /// Keep it at least the largest frame, or such frames never pass.
+    #[arg(long, value_name = "BYTES")]
     pub bytes_burst: f32,
     /// Over-limit frames tolerated within `abuse_window` before the session
     /// is disconnected (default 10). Each one is answered RATE_LIMITED.
+    #[arg(skip)]
     pub abuse_strikes: u32,
     /// The window for `abuse_strikes` (default 60 s): strikes are forgiven
     /// at `abuse_strikes` per window.
     #[serde(with = "humantime_serde")]
+    #[arg(skip)]
     pub abuse_window: Duration,
-    /// Open connections from one address, IPv6 counted per /64 (default 64).
+    /// Open connections from one address, IPv6 counted per /64 [default: 64].
+    #[arg(long, value_name = "N")]
     pub max_connections_per_ip: u32,
     /// New connections one address may open per second, sustained
-    /// (default 20).
+    /// [default: 20].
+    #[arg(long, value_name = "N")]
     pub new_connections_per_ip_per_sec: f32,
-    /// New connections one address may open at once (default 40).
+    /// New connections one address may open at once [default: 40].
+    #[arg(long, value_name = "N")]
     pub new_connections_per_ip_burst: f32,
     /// Addresses tracked for `new_connections_per_ip_*` (default 100,000);
     /// past it, addresses not yet tracked are not limited until idle ones
     /// are swept (the session limit still holds).
+    #[arg(skip)]
     pub max_tracked_ips: usize,
-    /// A client that stops in the middle of a frame (half a header or half a
-    /// body) for this long is closed, TRUNCATED_FRAME (default 10 s).
+    /// Close a client that leaves a frame unfinished (half a header or half
+    /// a body) this long, TRUNCATED_FRAME: the slowloris timeout
+    /// [default: 10s].
     #[serde(with = "humantime_serde")]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub partial_frame_timeout: Duration,
     /// Failed-login throttling.
+    #[arg(skip)]
     pub login: LoginThrottleConfig,
 }
 

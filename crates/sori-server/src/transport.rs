@@ -20,6 +20,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::server::TlsStream;
 
+#[cfg(test)]
+mod tests;
+
 /// The read half of a session's stream.
 pub(crate) enum Reader {
     Plain(OwnedReadHalf),
@@ -53,15 +56,23 @@ pub(crate) fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
     if certs.is_empty() {
         return Err(format!("no certificate in {}", cert.display()));
     }
-    let key = PrivateKeyDer::from_pem_file(key)
+    let key_der = PrivateKeyDer::from_pem_file(key)
         .map_err(|err| format!("reading TLS key {}: {err}", key.display()))?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|err| format!("TLS versions: {err}"))?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|err| format!("TLS certificate and key: {err}"))?;
+        .with_single_cert(certs, key_der)
+        // Most often a key that belongs to another certificate: name both
+        // files, since either may be the wrong one.
+        .map_err(|err| {
+            format!(
+                "TLS certificate {} and key {}: {err}",
+                cert.display(),
+                key.display()
+            )
+        })?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

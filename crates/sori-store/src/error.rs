@@ -20,6 +20,10 @@ pub enum StoreError {
     /// than [`Backend`](Self::Backend), because it is the caller's mistake.
     #[error("account or room not found")]
     NotFound,
+    /// The operation would delete the lobby, the room every user is in,
+    /// which the server needs to exist.
+    #[error("the lobby cannot be deleted")]
+    LobbyNotDeletable,
     /// A sequence number is above `i64::MAX`, the largest a database integer
     /// holds. The server never hands out one that large; this is a caller bug
     /// caught before it reaches the database.

@@ -2,8 +2,11 @@
 //! history and offline whispers, and its record types.
 //!
 //! The server numbers each room's messages itself (a per-room `seq`, from 1
-//! up with no gaps) and writes them in batches off the fan-out path; the
-//! store keeps them and pages through them by `seq`.
+//! up) and writes them in batches off the fan-out path; the store keeps them
+//! and pages through them by `seq`. Because a number is handed out before
+//! its message is on disk, the server first reserves numbers in the store
+//! ([`MessageStore::reserve_seq`]), so a crash can skip numbers but never
+//! make it hand one out twice.
 
 use crate::{AccountId, RoomId, StoreError};
 
@@ -70,17 +73,77 @@ pub struct NewWhisper {
 /// Object-safe so the server can hold an `Arc<dyn MessageStore>`. Every
 /// write is durable when it returns `Ok`: the SQLite backend commits with
 /// `synchronous = FULL`, so a power loss right after cannot lose it.
+///
+/// # Sequence number reservation
+///
+/// The server hands out a room's sequence numbers in memory, before the
+/// messages are stored, so a crash loses the numbers of messages not yet
+/// written. Each room therefore stores `seq_reserved`, and the rule is:
+/// every number the server may hand out is at most `seq_reserved` (or at
+/// most the highest stored seq). The server raises it ahead of use
+/// ([`reserve_seq`](Self::reserve_seq), or with a batch in
+/// [`append_messages_reserving`](Self::append_messages_reserving)), and
+/// after any restart resumes numbering at
+/// `max(last_seq, seq_reserved) + 1` ([`StoredRoom::next_seq`]): numbers
+/// may be skipped, but a `(room_id, seq)` never names two messages. A clean
+/// shutdown gives the unused numbers back with
+/// [`release_seq`](Self::release_seq), so a clean restart skips none.
+///
+/// [`StoredRoom::next_seq`]: crate::StoredRoom::next_seq
 #[async_trait::async_trait]
 pub trait MessageStore: Send + Sync + 'static {
     /// Appends a batch of messages, possibly to several rooms, in one
-    /// transaction: all are stored or none. An empty batch is `Ok`.
+    /// transaction: all are stored or none. An empty batch is `Ok`. The
+    /// same as [`append_messages_reserving`](Self::append_messages_reserving)
+    /// with no reservations.
     ///
     /// A `(room_id, seq)` that is already stored, or repeated in the batch,
     /// fails the whole batch with [`StoreError::Backend`]; the server never
     /// reuses one. A `seq` above `i64::MAX` fails it with
     /// [`StoreError::SeqOutOfRange`], and a room that does not exist with
     /// [`StoreError::NotFound`].
-    async fn append_messages(&self, batch: &[StoredMessage]) -> Result<(), StoreError>;
+    async fn append_messages(&self, batch: &[StoredMessage]) -> Result<(), StoreError> {
+        self.append_messages_reserving(batch, &[]).await
+    }
+
+    /// Appends a batch of messages as
+    /// [`append_messages`](Self::append_messages) does and, in the same
+    /// transaction, applies [`reserve_seq`](Self::reserve_seq) for each
+    /// `(room, up_to)` in `reservations`, so the writer's one commit both
+    /// stores messages and reserves the next numbers. All or nothing: a bad
+    /// message or reservation stores no message and reserves nothing. Both
+    /// empty is `Ok`.
+    ///
+    /// Fails as `append_messages` does, and also with
+    /// [`StoreError::SeqOutOfRange`] for an `up_to` above `i64::MAX` and
+    /// [`StoreError::NotFound`] for a reservation in a missing room.
+    async fn append_messages_reserving(
+        &self,
+        batch: &[StoredMessage],
+        reservations: &[(RoomId, u64)],
+    ) -> Result<(), StoreError>;
+
+    /// Reserves the room's sequence numbers up to `up_to`: sets its
+    /// `seq_reserved` to `max(seq_reserved, up_to)`, so a reservation never
+    /// shrinks by this call. Durable when it returns `Ok`; only then may the
+    /// server hand out numbers up to `up_to`.
+    ///
+    /// Fails with [`StoreError::SeqOutOfRange`] if `up_to` is above
+    /// `i64::MAX`, and with [`StoreError::NotFound`] if the room does not
+    /// exist.
+    async fn reserve_seq(&self, room: RoomId, up_to: u64) -> Result<(), StoreError>;
+
+    /// Gives back the reserved numbers above `last_used`, the last number
+    /// the server handed out, at a clean shutdown (after the last batch is
+    /// written): sets `seq_reserved` to `last_used`, but never below the
+    /// room's highest stored seq, so the next start continues at
+    /// `last_used + 1`. It may lower the reservation; call it only when no
+    /// number above `last_used` is in use.
+    ///
+    /// Fails with [`StoreError::SeqOutOfRange`] if `last_used` is above
+    /// `i64::MAX`, and with [`StoreError::NotFound`] if the room does not
+    /// exist.
+    async fn release_seq(&self, room: RoomId, last_used: u64) -> Result<(), StoreError>;
 
     /// Up to `limit` of the room's messages with `seq > after`, oldest
     /// first. Resuming after the last seen `seq` gets exactly what was

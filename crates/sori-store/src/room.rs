@@ -45,8 +45,14 @@ pub struct StoredRoom {
     /// When the room was created, in milliseconds since the Unix epoch.
     pub created_at_ms: i64,
     /// The highest sequence number of the room's stored messages, 0 if it
-    /// has none. The server continues numbering from here after a restart.
+    /// has none.
     pub last_seq: u64,
+    /// Every sequence number the server may have handed out for the room is
+    /// at most this or [`last_seq`](Self::last_seq): see
+    /// [`MessageStore::reserve_seq`](crate::MessageStore::reserve_seq). 0
+    /// for a new room. After a restart the server continues from
+    /// [`next_seq`](Self::next_seq).
+    pub seq_reserved: u64,
     /// The members, sorted by account id.
     pub members: Vec<StoredMember>,
     /// The banned accounts, sorted by account id.
@@ -67,6 +73,13 @@ pub struct StoredMember {
     pub display_name: String,
     /// What the member may do in the room.
     pub role: Role,
+    /// Where the member stands in the room's join order: of two members,
+    /// the one with the smaller number joined first. Numbers start at 1
+    /// and are unique within the room but not dense (members leave), and a
+    /// role change keeps the number; a member who leaves and rejoins gets
+    /// a number above every current member's. Only the order means
+    /// anything: the number of a member who left may be given again.
+    pub joined_seq: i64,
 }
 
 /// A room to create. The caller validates the name and topic first
@@ -93,8 +106,9 @@ pub struct NewRoom {
 /// room or account that does not exist fail with [`StoreError::NotFound`].
 #[async_trait::async_trait]
 pub trait RoomStore: Send + Sync + 'static {
-    /// Every room with its members (with their current names), bans,
-    /// invites and `last_seq`, sorted by room id. Called once at startup.
+    /// Every room with its members (with their current names and join
+    /// order), bans, invites, `last_seq` and `seq_reserved`, sorted by room
+    /// id. Called once at startup.
     async fn load_rooms(&self) -> Result<Vec<StoredRoom>, StoreError>;
 
     /// Creates a room and returns it. If `owner` is set, the owner is made a
@@ -144,8 +158,42 @@ pub trait RoomStore: Send + Sync + 'static {
     /// Records a pending invite, consumed by the next
     /// [`put_member`](Self::put_member) for the pair. Idempotent.
     async fn put_invite(&self, room: RoomId, account: AccountId) -> Result<(), StoreError>;
+
+    /// Hands the room over: sets its owner to `owner` and, if it is `Some`,
+    /// that member's role to [`Role::Owner`], in one transaction. `None`
+    /// leaves the room ownerless. Nobody else's membership changes: if the
+    /// previous owner is still a member, the caller demotes them with
+    /// [`put_member`](Self::put_member).
+    ///
+    /// Fails with [`StoreError::NotFound`], changing nothing, if the room
+    /// does not exist or the new owner is not a member of it.
+    async fn set_owner(&self, room: RoomId, owner: Option<AccountId>) -> Result<(), StoreError>;
+
+    /// Deletes the room with its members, bans, invites, history and
+    /// sequence number reservation, in one transaction. The room's id is
+    /// never given to another room, so nothing stale can name the new one;
+    /// its name is free again at once. Idempotent: deleting a room that does
+    /// not exist (any more) is `Ok`.
+    ///
+    /// Fails with [`StoreError::LobbyNotDeletable`] for the lobby (the room
+    /// named `""`), which the server needs.
+    async fn delete_room(&self, room: RoomId) -> Result<(), StoreError>;
 }
 
+impl StoredRoom {
+    /// The first sequence number the server may hand out for this room
+    /// after a restart, clean or not: one above both the stored history and
+    /// the reservation, so numbers may be skipped but are never repeated.
+    pub fn next_seq(&self) -> u64 {
+        // Both are at most i64::MAX (the largest a database integer holds),
+        // so adding one cannot overflow.
+        self.last_seq.max(self.seq_reserved) + 1
+    }
+}
+
+// Only the backends read and write the codes; add each backend's feature
+// to the condition.
+#[cfg(feature = "sqlite")]
 impl Role {
     /// The role stored as `code`, or `None` for a number no role has.
     pub(crate) fn from_code(code: i64) -> Option<Role> {

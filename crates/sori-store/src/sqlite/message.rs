@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use sqlx::SqliteConnection;
+
 use super::{SqliteStore, backend, classify, corrupt};
 use crate::{
     AccountId, MessageStore, NewWhisper, RoomId, StoreError, StoredMessage, StoredWhisper,
@@ -28,8 +30,12 @@ type WhisperRow = (i64, i64, String, String, String, i64);
 
 #[async_trait::async_trait]
 impl MessageStore for SqliteStore {
-    async fn append_messages(&self, batch: &[StoredMessage]) -> Result<(), StoreError> {
-        if batch.is_empty() {
+    async fn append_messages_reserving(
+        &self,
+        batch: &[StoredMessage],
+        reservations: &[(RoomId, u64)],
+    ) -> Result<(), StoreError> {
+        if batch.is_empty() && reservations.is_empty() {
             return Ok(());
         }
         // Convert every seq before writing anything, so a bad one fails the
@@ -37,6 +43,10 @@ impl MessageStore for SqliteStore {
         let rows = batch
             .iter()
             .map(|message| Ok((message, seq_to_db(message.seq)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let reservations = reservations
+            .iter()
+            .map(|&(room, up_to)| Ok((room, seq_to_db(up_to)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         // Multi-row INSERTs in chunks, in one transaction whose commit is the
         // batch's one fsync. A row per statement, even a prepared one, costs
@@ -61,7 +71,41 @@ impl MessageStore for SqliteStore {
             }
             query.execute(&mut *tx).await.map_err(classify)?;
         }
+        // After the messages, so a batch takes the write lock with its
+        // first statement either way. One prepared UPDATE per room: a batch
+        // names a few rooms, not hundreds.
+        for (room, up_to) in reservations {
+            reserve(&mut tx, room, up_to).await?;
+        }
         tx.commit().await.map_err(backend)
+    }
+
+    async fn reserve_seq(&self, room: RoomId, up_to: u64) -> Result<(), StoreError> {
+        let up_to = seq_to_db(up_to)?;
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        reserve(&mut conn, room, up_to).await
+    }
+
+    async fn release_seq(&self, room: RoomId, last_used: u64) -> Result<(), StoreError> {
+        let last_used = seq_to_db(last_used)?;
+        // The highest stored seq comes from the end of the messages primary
+        // key, as in `load_rooms`.
+        let res = sqlx::query(
+            "UPDATE rooms SET seq_reserved = CASE WHEN stored.last_seq > $2 \
+             THEN stored.last_seq ELSE $2 END \
+             FROM (SELECT COALESCE(MAX(seq), 0) AS last_seq FROM messages WHERE room_id = $1) \
+             AS stored \
+             WHERE rooms.id = $1",
+        )
+        .bind(room)
+        .bind(last_used)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     async fn messages_after(
@@ -170,6 +214,27 @@ impl MessageStore for SqliteStore {
         }
         tx.commit().await.map_err(backend)
     }
+}
+
+/// Raises the room's `seq_reserved` to `up_to` (already checked to fit a
+/// database integer) unless it is higher: a `CASE`, not SQLite's
+/// two-argument `MAX`, which PostgreSQL spells `GREATEST`. The UPDATE
+/// matches the room whether or not the value changes, so no match means no
+/// room.
+async fn reserve(conn: &mut SqliteConnection, room: RoomId, up_to: i64) -> Result<(), StoreError> {
+    let res = sqlx::query(
+        "UPDATE rooms SET seq_reserved = CASE WHEN seq_reserved > $2 \
+         THEN seq_reserved ELSE $2 END WHERE id = $1",
+    )
+    .bind(room)
+    .bind(up_to)
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    if res.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }
 
 /// The most rows one INSERT writes: 128 rows of 7 columns is 896 bound

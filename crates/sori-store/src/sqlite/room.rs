@@ -9,12 +9,15 @@ use crate::{AccountId, NewRoom, Role, RoomId, RoomStore, StoreError, StoredMembe
 mod tests;
 
 /// A row of the rooms query in `load_rooms`: id, name, topic, invite_only,
-/// owner_id, created_at_ms, last_seq.
-type RoomRow = (i64, String, String, bool, Option<i64>, i64, i64);
+/// owner_id, created_at_ms, last_seq, seq_reserved.
+type RoomRow = (i64, String, String, bool, Option<i64>, i64, i64, i64);
 
 /// A row of the members query: room_id, account_id, username, display_name,
-/// role.
-type MemberRow = (i64, i64, String, String, i64);
+/// role, joined_seq.
+type MemberRow = (i64, i64, String, String, i64, i64);
+
+/// The place in the join order of a room's first member, its creator.
+const FIRST_JOINED_SEQ: i64 = 1;
 
 #[async_trait::async_trait]
 impl RoomStore for SqliteStore {
@@ -25,14 +28,16 @@ impl RoomStore for SqliteStore {
         // primary key, one lookup per room, instead of a scan of the history.
         let room_rows: Vec<RoomRow> = sqlx::query_as(
             "SELECT r.id, r.name, r.topic, r.invite_only, r.owner_id, r.created_at_ms, \
-             COALESCE((SELECT MAX(m.seq) FROM messages m WHERE m.room_id = r.id), 0) \
+             COALESCE((SELECT MAX(m.seq) FROM messages m WHERE m.room_id = r.id), 0), \
+             r.seq_reserved \
              FROM rooms r ORDER BY r.id",
         )
         .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
         let member_rows: Vec<MemberRow> = sqlx::query_as(
-            "SELECT rm.room_id, rm.account_id, a.username, a.display_name, rm.role \
+            "SELECT rm.room_id, rm.account_id, a.username, a.display_name, rm.role, \
+             rm.joined_seq \
              FROM room_members rm JOIN accounts a ON a.id = rm.account_id \
              ORDER BY rm.room_id, rm.account_id",
         )
@@ -70,7 +75,7 @@ impl RoomStore for SqliteStore {
                 .copied()
                 .ok_or_else(|| corrupt(format!("row refers to missing room {room_id}")))
         };
-        for (room_id, account_id, username, display_name, role) in member_rows {
+        for (room_id, account_id, username, display_name, role, joined_seq) in member_rows {
             let role = Role::from_code(role)
                 .ok_or_else(|| corrupt(format!("unknown role {role} in room {room_id}")))?;
             rooms[room_of(room_id)?].members.push(StoredMember {
@@ -78,6 +83,7 @@ impl RoomStore for SqliteStore {
                 username,
                 display_name,
                 role,
+                joined_seq,
             });
         }
         for (room_id, account_id) in ban_rows {
@@ -93,10 +99,16 @@ impl RoomStore for SqliteStore {
         let created_at_ms = now_ms();
         // The INSERT comes first, so the transaction takes the write lock at
         // once rather than upgrading from a read (which WAL mode can refuse).
+        // The id is one above the highest ever used, not SQLite's default
+        // of one above the highest now in the table, so a deleted room's id
+        // is never given again (see the 0004 migration, whose trigger
+        // advances the high-water mark).
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO rooms (name, name_key, topic, invite_only, owner_id, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO rooms \
+             (id, name, name_key, topic, invite_only, owner_id, created_at_ms) \
+             VALUES ((SELECT last_id + 1 FROM room_id_high_water), $1, $2, $3, $4, $5, $6) \
+             RETURNING id",
         )
         .bind(&room.name)
         .bind(name_key(&room.name))
@@ -111,13 +123,14 @@ impl RoomStore for SqliteStore {
         let mut members = Vec::new();
         if let Some(owner) = room.owner {
             sqlx::query(
-                "INSERT INTO room_members (room_id, account_id, role, joined_at_ms) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO room_members (room_id, account_id, role, joined_at_ms, joined_seq) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(id)
             .bind(owner)
             .bind(Role::Owner.code())
             .bind(created_at_ms)
+            .bind(FIRST_JOINED_SEQ)
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
@@ -133,6 +146,7 @@ impl RoomStore for SqliteStore {
                 username,
                 display_name,
                 role: Role::Owner,
+                joined_seq: FIRST_JOINED_SEQ,
             });
         }
         tx.commit().await.map_err(backend)?;
@@ -145,6 +159,7 @@ impl RoomStore for SqliteStore {
             owner: room.owner,
             created_at_ms,
             last_seq: 0,
+            seq_reserved: 0,
             members,
             bans: Vec::new(),
             invites: Vec::new(),
@@ -170,10 +185,14 @@ impl RoomStore for SqliteStore {
         account: AccountId,
         role: Role,
     ) -> Result<(), StoreError> {
+        // A new member goes to the end of the join order; the MAX comes
+        // from the end of the (room_id, joined_seq) index. A role change
+        // keeps both the join time and the place.
         let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query(
-            "INSERT INTO room_members (room_id, account_id, role, joined_at_ms) \
-             VALUES ($1, $2, $3, $4) \
+            "INSERT INTO room_members (room_id, account_id, role, joined_at_ms, joined_seq) \
+             VALUES ($1, $2, $3, $4, \
+             (SELECT COALESCE(MAX(joined_seq), 0) + 1 FROM room_members WHERE room_id = $1)) \
              ON CONFLICT (room_id, account_id) DO UPDATE SET role = excluded.role",
         )
         .bind(room)
@@ -254,12 +273,75 @@ impl RoomStore for SqliteStore {
         .map_err(classify)?;
         Ok(())
     }
+
+    async fn set_owner(&self, room: RoomId, owner: Option<AccountId>) -> Result<(), StoreError> {
+        // The rooms UPDATE first, for the write lock; a missing owner
+        // account fails its foreign key, which `classify` reports as
+        // NotFound like a missing room.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let res = sqlx::query("UPDATE rooms SET owner_id = $1 WHERE id = $2")
+            .bind(owner)
+            .bind(room)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(owner) = owner {
+            let res = sqlx::query(
+                "UPDATE room_members SET role = $1 WHERE room_id = $2 AND account_id = $3",
+            )
+            .bind(Role::Owner.code())
+            .bind(room)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            // Not a member: dropping `tx` rolls the owner change back.
+            if res.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn delete_room(&self, room: RoomId) -> Result<(), StoreError> {
+        // One statement, so no explicit transaction: the foreign keys
+        // (enforced on every connection, see `SqliteStore::open`) cascade
+        // the delete to members, bans, invites and messages within it.
+        let res = sqlx::query("DELETE FROM rooms WHERE id = $1 AND name_key <> ''")
+            .bind(room)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if res.rows_affected() > 0 {
+            return Ok(());
+        }
+        // Nothing deleted: the lobby, or no such room. The lobby is never
+        // deleted, so this read cannot race with a delete of it.
+        let is_lobby: Option<bool> =
+            sqlx::query_scalar("SELECT name_key = '' FROM rooms WHERE id = $1")
+                .bind(room)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        match is_lobby {
+            Some(true) => Err(StoreError::LobbyNotDeletable),
+            // No such room: nothing to do. (A non-lobby room found here was
+            // created after the DELETE, under an id that named nothing when
+            // the delete was asked for.)
+            Some(false) | None => Ok(()),
+        }
+    }
 }
 
 fn room_from_row(row: RoomRow) -> Result<StoredRoom, StoreError> {
-    let (id, name, topic, invite_only, owner, created_at_ms, last_seq) = row;
+    let (id, name, topic, invite_only, owner, created_at_ms, last_seq, seq_reserved) = row;
     let last_seq = u64::try_from(last_seq)
         .map_err(|_| corrupt(format!("negative seq {last_seq} in room {id}")))?;
+    let seq_reserved = u64::try_from(seq_reserved)
+        .map_err(|_| corrupt(format!("negative seq_reserved {seq_reserved} in room {id}")))?;
     Ok(StoredRoom {
         id,
         name,
@@ -268,6 +350,7 @@ fn room_from_row(row: RoomRow) -> Result<StoredRoom, StoreError> {
         owner,
         created_at_ms,
         last_seq,
+        seq_reserved,
         members: Vec::new(),
         bans: Vec::new(),
         invites: Vec::new(),

@@ -4,8 +4,8 @@ use tempfile::TempDir;
 
 use super::super::tests::{file_store, register};
 use crate::{
-    Account, AccountStore, NewRoom, Role, RoomStore, SqliteStore, StoreError, StoredMember,
-    StoredRoom,
+    Account, AccountStore, MessageStore, NewRoom, Role, RoomId, RoomStore, SqliteStore, StoreError,
+    StoredMember, StoredMessage, StoredRoom,
 };
 
 fn new_room(name: &str, owner: Option<&Account>) -> NewRoom {
@@ -17,12 +17,13 @@ fn new_room(name: &str, owner: Option<&Account>) -> NewRoom {
     }
 }
 
-fn member(account: &Account, role: Role) -> StoredMember {
+fn member(account: &Account, role: Role, joined_seq: i64) -> StoredMember {
     StoredMember {
         account_id: account.id,
         username: account.username.clone(),
         display_name: account.display_name.clone(),
         role,
+        joined_seq,
     }
 }
 
@@ -63,7 +64,7 @@ async fn create_and_load_rooms() {
     assert_eq!(rust.owner, Some(alice.id));
     assert!(rust.created_at_ms > 1_600_000_000_000, "ms since epoch");
     assert_eq!(rust.last_seq, 0);
-    assert_eq!(rust.members, vec![member(&alice, Role::Owner)]);
+    assert_eq!(rust.members, vec![member(&alice, Role::Owner, 1)]);
     assert_ne!(rust.id, lobby.id);
 
     // Added in reverse id order, to check that loading sorts them.
@@ -91,7 +92,10 @@ async fn create_and_load_rooms() {
     let rooms = store.load_rooms().await.unwrap();
     let want_rust = StoredRoom {
         topic: String::new(),
-        members: vec![member(&alice, Role::Owner), member(&bob, Role::Member)],
+        members: vec![
+            member(&alice, Role::Owner, 1),
+            member(&bob, Role::Member, 3),
+        ],
         bans: vec![carol.id, dave.id],
         invites: vec![carol.id, dave.id],
         ..rust.clone()
@@ -224,7 +228,10 @@ async fn put_member_consumes_the_invite_and_changes_roles() {
     assert_eq!(now.invites, vec![carol.id], "bob's invite is used up");
     assert_eq!(
         now.members,
-        vec![member(&alice, Role::Owner), member(&bob, Role::Member)]
+        vec![
+            member(&alice, Role::Owner, 1),
+            member(&bob, Role::Member, 2)
+        ]
     );
 
     // Granting and taking operator rights update the one membership.
@@ -234,7 +241,7 @@ async fn put_member_consumes_the_invite_and_changes_roles() {
         .unwrap();
     assert_eq!(
         loaded(&store, room.id).await.members[1],
-        member(&bob, Role::Operator)
+        member(&bob, Role::Operator, 2)
     );
     store
         .put_member(room.id, bob.id, Role::Member)
@@ -242,7 +249,10 @@ async fn put_member_consumes_the_invite_and_changes_roles() {
         .unwrap();
     assert_eq!(
         loaded(&store, room.id).await.members,
-        vec![member(&alice, Role::Owner), member(&bob, Role::Member)]
+        vec![
+            member(&alice, Role::Owner, 1),
+            member(&bob, Role::Member, 2)
+        ]
     );
 
     // Leaving, twice: the second is a no-op.
@@ -250,7 +260,7 @@ async fn put_member_consumes_the_invite_and_changes_roles() {
     store.remove_member(room.id, bob.id).await.unwrap();
     assert_eq!(
         loaded(&store, room.id).await.members,
-        vec![member(&alice, Role::Owner)]
+        vec![member(&alice, Role::Owner, 1)]
     );
 }
 
@@ -283,7 +293,7 @@ async fn ban_removes_the_membership_and_is_idempotent() {
         .await
         .unwrap();
     let now = loaded(&store, room.id).await;
-    assert_eq!(now.members, vec![member(&alice, Role::Owner)]);
+    assert_eq!(now.members, vec![member(&alice, Role::Owner, 1)]);
     assert_eq!(now.bans, vec![bob.id, carol.id]);
     let (n_bans, reason): (i64, String) = sqlx::query_as(
         "SELECT COUNT(*), MIN(reason) FROM room_bans WHERE room_id = $1 AND account_id = $2",
@@ -305,7 +315,7 @@ async fn ban_removes_the_membership_and_is_idempotent() {
     assert_eq!(now.bans, vec![carol.id]);
     assert_eq!(
         now.members,
-        vec![member(&alice, Role::Owner)],
+        vec![member(&alice, Role::Owner, 1)],
         "unbanning does not rejoin"
     );
     store
@@ -348,7 +358,7 @@ async fn rooms_survive_a_restart() {
     let store = SqliteStore::open(&path).await.unwrap();
     let after = store.load_rooms().await.unwrap();
     assert_eq!(after, before);
-    assert_eq!(after[1].members[1], member(&bob, Role::Operator));
+    assert_eq!(after[1].members[1], member(&bob, Role::Operator, 2));
     assert_eq!(after[1].bans, vec![carol.id]);
     assert_eq!(after[1].invites, vec![carol.id]);
     let res = store.create_room(new_room("RUST", Some(&bob))).await;
@@ -365,4 +375,396 @@ async fn is_usable_as_a_trait_object() {
         .await
         .unwrap();
     assert_eq!(rooms.load_rooms().await.unwrap(), vec![room]);
+}
+
+#[tokio::test]
+async fn join_order_survives_role_changes_leaves_and_restarts() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("sori.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    let carol = register(&store, "carol").await;
+    let dave = register(&store, "dave").await;
+    let room = store
+        .create_room(new_room("rust", Some(&alice)))
+        .await
+        .unwrap();
+    let other = store
+        .create_room(new_room("go", Some(&dave)))
+        .await
+        .unwrap();
+
+    // Joined in the reverse of account id order, to tell the join order
+    // from the sort order.
+    for account in [&dave, &carol, &bob] {
+        store
+            .put_member(room.id, account.id, Role::Member)
+            .await
+            .unwrap();
+    }
+    store
+        .put_member(other.id, carol.id, Role::Member)
+        .await
+        .unwrap();
+    assert_eq!(
+        loaded(&store, room.id).await.members,
+        vec![
+            member(&alice, Role::Owner, 1),
+            member(&bob, Role::Member, 4),
+            member(&carol, Role::Member, 3),
+            member(&dave, Role::Member, 2),
+        ],
+        "sorted by account id, numbered in join order"
+    );
+    assert_eq!(
+        loaded(&store, other.id).await.members,
+        vec![
+            member(&carol, Role::Member, 2),
+            member(&dave, Role::Owner, 1)
+        ],
+        "numbered per room"
+    );
+
+    // A role change keeps the place; leaving and rejoining goes to the end.
+    store
+        .put_member(room.id, carol.id, Role::Operator)
+        .await
+        .unwrap();
+    store.remove_member(room.id, dave.id).await.unwrap();
+    store
+        .put_member(room.id, dave.id, Role::Member)
+        .await
+        .unwrap();
+    // A ban ends the membership too.
+    store.put_ban(room.id, bob.id, alice.id, "").await.unwrap();
+    let want = vec![
+        member(&alice, Role::Owner, 1),
+        member(&carol, Role::Operator, 3),
+        member(&dave, Role::Member, 5),
+    ];
+    assert_eq!(loaded(&store, room.id).await.members, want);
+    drop(store);
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(loaded(&store, room.id).await.members, want);
+    store.remove_ban(room.id, bob.id).await.unwrap();
+    store
+        .put_member(room.id, bob.id, Role::Member)
+        .await
+        .unwrap();
+    let members = loaded(&store, room.id).await.members;
+    let bob_now = members.iter().find(|m| m.account_id == bob.id).unwrap();
+    assert!(
+        members
+            .iter()
+            .all(|m| m.account_id == bob.id || m.joined_seq < bob_now.joined_seq),
+        "a rejoin is last: {members:?}"
+    );
+}
+
+#[tokio::test]
+async fn set_owner_hands_the_room_over() {
+    let (store, _dir) = file_store().await;
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    let carol = register(&store, "carol").await;
+    let dave = register(&store, "dave").await;
+    let room = store
+        .create_room(new_room("rust", Some(&alice)))
+        .await
+        .unwrap();
+    store
+        .put_member(room.id, bob.id, Role::Operator)
+        .await
+        .unwrap();
+    store
+        .put_member(room.id, carol.id, Role::Member)
+        .await
+        .unwrap();
+
+    // The owner leaves; the server picks bob, the first operator.
+    store.remove_member(room.id, alice.id).await.unwrap();
+    store.set_owner(room.id, Some(bob.id)).await.unwrap();
+    let now = loaded(&store, room.id).await;
+    assert_eq!(now.owner, Some(bob.id));
+    assert_eq!(
+        now.members,
+        vec![
+            member(&bob, Role::Owner, 2),
+            member(&carol, Role::Member, 3)
+        ],
+        "only the new owner's role changes, and not its place"
+    );
+
+    // Refusals change nothing: a non-member, a missing account, a missing
+    // room.
+    let no_account = dave.id + 1000;
+    let no_room = room.id + 1000;
+    let results = [
+        ("non-member", store.set_owner(room.id, Some(dave.id)).await),
+        (
+            "missing account",
+            store.set_owner(room.id, Some(no_account)).await,
+        ),
+        ("missing room", store.set_owner(no_room, Some(bob.id)).await),
+        (
+            "missing room, no owner",
+            store.set_owner(no_room, None).await,
+        ),
+    ];
+    for (what, res) in results {
+        assert!(matches!(res, Err(StoreError::NotFound)), "{what}: {res:?}");
+    }
+    assert_eq!(loaded(&store, room.id).await, now);
+
+    // The last member leaves: the room is ownerless.
+    store.remove_member(room.id, bob.id).await.unwrap();
+    store.remove_member(room.id, carol.id).await.unwrap();
+    store.set_owner(room.id, None).await.unwrap();
+    let now = loaded(&store, room.id).await;
+    assert_eq!(now.owner, None);
+    assert!(now.members.is_empty());
+    // And a later joiner can be made its owner.
+    store
+        .put_member(room.id, dave.id, Role::Member)
+        .await
+        .unwrap();
+    store.set_owner(room.id, Some(dave.id)).await.unwrap();
+    let now = loaded(&store, room.id).await;
+    assert_eq!(now.owner, Some(dave.id));
+    assert_eq!(now.members[0].role, Role::Owner);
+}
+
+/// How many rows of `table` belong to the room.
+async fn n_rows(store: &SqliteStore, table: &str, room_id: RoomId) -> i64 {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE room_id = $1"))
+        .bind(room_id)
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+}
+
+const ROOM_CHILD_TABLES: [&str; 4] = ["room_members", "room_bans", "room_invites", "messages"];
+
+#[tokio::test]
+async fn delete_room_takes_everything_with_it() {
+    let (store, _dir) = file_store().await;
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    let carol = register(&store, "carol").await;
+    let lobby = store.create_room(new_room("", None)).await.unwrap();
+    let kept = store
+        .create_room(new_room("go", Some(&alice)))
+        .await
+        .unwrap();
+    let doomed = store
+        .create_room(new_room("rust", Some(&alice)))
+        .await
+        .unwrap();
+    for room in [kept.id, doomed.id] {
+        store
+            .put_member(room, bob.id, Role::Operator)
+            .await
+            .unwrap();
+        store.put_ban(room, carol.id, bob.id, "spam").await.unwrap();
+        store.put_invite(room, carol.id).await.unwrap();
+        let messages: Vec<StoredMessage> = (1..=3)
+            .map(|seq| StoredMessage {
+                room_id: room,
+                seq,
+                timestamp_ms: 1_700_000_000_000,
+                sender_id: bob.id,
+                sender_username: bob.username.clone(),
+                sender_display_name: bob.display_name.clone(),
+                text: format!("message {seq}"),
+            })
+            .collect();
+        store
+            .append_messages_reserving(&messages, &[(room, 10)])
+            .await
+            .unwrap();
+    }
+    let kept = loaded(&store, kept.id).await;
+
+    store.delete_room(doomed.id).await.unwrap();
+    assert_eq!(store.load_rooms().await.unwrap(), vec![lobby.clone(), kept]);
+    for table in ROOM_CHILD_TABLES {
+        assert_eq!(n_rows(&store, table, doomed.id).await, 0, "{table}");
+    }
+    assert!(
+        store
+            .messages_after(doomed.id, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Again, or a room that never was: nothing to do.
+    store.delete_room(doomed.id).await.unwrap();
+    store.delete_room(doomed.id + 1000).await.unwrap();
+
+    // The lobby stays, with everything in it.
+    store
+        .put_member(lobby.id, bob.id, Role::Member)
+        .await
+        .unwrap();
+    let res = store.delete_room(lobby.id).await;
+    assert!(matches!(res, Err(StoreError::LobbyNotDeletable)), "{res:?}");
+    assert_eq!(res.unwrap_err().to_string(), "the lobby cannot be deleted");
+    assert_eq!(
+        loaded(&store, lobby.id).await.members,
+        vec![member(&bob, Role::Member, 1)]
+    );
+}
+
+#[tokio::test]
+async fn deleted_room_ids_are_never_reused() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("sori.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let alice = register(&store, "alice").await;
+    store.create_room(new_room("", None)).await.unwrap();
+    let first = store
+        .create_room(new_room("rust", Some(&alice)))
+        .await
+        .unwrap();
+
+    // The newest room, whose id a plain SQLite rowid would hand out again.
+    store.delete_room(first.id).await.unwrap();
+    let second = store
+        .create_room(new_room("RUST", Some(&alice)))
+        .await
+        .unwrap();
+    assert!(second.id > first.id, "{} > {}", second.id, first.id);
+    assert_eq!(second.members, vec![member(&alice, Role::Owner, 1)]);
+    assert_eq!((second.last_seq, second.seq_reserved), (0, 0));
+
+    // Across a restart too.
+    store.delete_room(second.id).await.unwrap();
+    drop(store);
+    let store = SqliteStore::open(&path).await.unwrap();
+    let third = store
+        .create_room(new_room("rust", Some(&alice)))
+        .await
+        .unwrap();
+    assert!(third.id > second.id, "{} > {}", third.id, second.id);
+
+    // A refused creation uses up no id.
+    let res = store.create_room(new_room("Rust", Some(&alice))).await;
+    assert!(matches!(res, Err(StoreError::RoomNameTaken)), "{res:?}");
+    let fourth = store
+        .create_room(new_room("go", Some(&alice)))
+        .await
+        .unwrap();
+    assert_eq!(fourth.id, third.id + 1);
+
+    // Even by hand, an insert that would reuse a deleted id is refused.
+    store.delete_room(fourth.id).await.unwrap();
+    let res = sqlx::query(
+        "INSERT INTO rooms (name, name_key, topic, invite_only, created_at_ms) \
+         VALUES ('hand', 'hand', '', FALSE, 0)",
+    )
+    .execute(&store.pool)
+    .await;
+    let err = res.expect_err("the trigger refuses a reused id");
+    assert!(err.to_string().contains("room id reused"), "{err}");
+}
+
+/// A database written by the schema before the 0004 migration: the first
+/// three migrations, applied from a copy of their files so sqlx records the
+/// same checksums the store's migrator expects.
+async fn pre_0004_database(dir: &TempDir) -> std::path::PathBuf {
+    let sources = dir.path().join("migrations");
+    std::fs::create_dir(&sources).unwrap();
+    for name in ["0001_accounts.sql", "0002_rooms.sql", "0003_moderation.sql"] {
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations/sqlite")
+            .join(name);
+        std::fs::copy(from, sources.join(name)).unwrap();
+    }
+    let migrator = sqlx::migrate::Migrator::new(sources.as_path())
+        .await
+        .unwrap();
+    let path = dir.path().join("sori.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    migrator.run(&pool).await.unwrap();
+    // Three accounts and two rooms, whose members joined in an order
+    // unlike their account ids', and some history.
+    sqlx::raw_sql(
+        "INSERT INTO accounts \
+         (id, username, username_key, display_name, display_name_key, password_hash, \
+          created_at_ms) VALUES \
+         (1, 'alice', 'alice', 'Alice', 'alice', 'x', 0), \
+         (2, 'bob', 'bob', 'Bob', 'bob', 'x', 0), \
+         (3, 'carol', 'carol', 'Carol', 'carol', 'x', 0); \
+         INSERT INTO rooms (id, name, name_key, topic, invite_only, owner_id, created_at_ms) \
+         VALUES (1, '', '', '', FALSE, NULL, 0), (2, 'rust', 'rust', '', FALSE, 3, 0); \
+         INSERT INTO room_members (room_id, account_id, role, joined_at_ms) VALUES \
+         (2, 3, 3, 0), (1, 3, 1, 0), (2, 2, 1, 0), (1, 1, 1, 0), (2, 1, 2, 0), (1, 2, 1, 0); \
+         INSERT INTO messages \
+         (room_id, seq, timestamp_ms, sender_id, sender_username, sender_display_name, text) \
+         VALUES (2, 1, 0, 3, 'carol', 'Carol', 'hi'), (2, 2, 0, 3, 'carol', 'Carol', 'hey');",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    path
+}
+
+#[tokio::test]
+async fn migration_keeps_rooms_and_numbers_members_in_join_order() {
+    let dir = TempDir::new().unwrap();
+    let path = pre_0004_database(&dir).await;
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    let rooms = store.load_rooms().await.unwrap();
+    let joined: Vec<(RoomId, Vec<(i64, i64)>)> = rooms
+        .iter()
+        .map(|room| {
+            let members = room.members.iter();
+            let members = members.map(|m| (m.account_id, m.joined_seq)).collect();
+            (room.id, members)
+        })
+        .collect();
+    assert_eq!(
+        joined,
+        vec![
+            (1, vec![(1, 2), (2, 3), (3, 1)]),
+            (2, vec![(1, 3), (2, 2), (3, 1)]),
+        ]
+    );
+    assert_eq!(
+        rooms
+            .iter()
+            .map(|room| (room.last_seq, room.seq_reserved, room.next_seq()))
+            .collect::<Vec<_>>(),
+        vec![(0, 0, 1), (2, 0, 3)]
+    );
+    assert_eq!(rooms[1].members[2].role, Role::Owner);
+
+    // The newest room's id is not handed out again once it is deleted.
+    store.delete_room(2).await.unwrap();
+    let carol = store.account_by_username("carol").await.unwrap().unwrap();
+    let room = store
+        .create_room(new_room("rust", Some(&carol)))
+        .await
+        .unwrap();
+    assert_eq!(room.id, 3);
+    // And joins continue the order.
+    store.put_member(1, carol.id, Role::Operator).await.unwrap();
+    let alice = store.account_by_username("alice").await.unwrap().unwrap();
+    store.remove_member(1, alice.id).await.unwrap();
+    store.put_member(1, alice.id, Role::Member).await.unwrap();
+    let lobby = loaded(&store, 1).await;
+    let joined: Vec<i64> = lobby.members.iter().map(|m| m.joined_seq).collect();
+    assert_eq!(
+        joined,
+        [4, 3, 1],
+        "alice rejoined last; carol kept her place"
+    );
 }
