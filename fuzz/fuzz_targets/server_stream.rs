@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use sori_protocol::{Frame, Message, decode, encode_to_bytes, pb};
-use sori_server::config::HashCost;
+use sori_core::config::HashCost;
 use sori_server::{Config, Server};
 use sori_store::SqliteStore;
 

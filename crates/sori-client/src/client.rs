@@ -325,6 +325,7 @@ impl Client {
             name: name.into(),
             since_seq,
             history_limit,
+            room_id: 0,
         };
         expect!(self.request(Message::JoinRoom(join)).await?, RoomJoined)
     }

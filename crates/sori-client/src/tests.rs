@@ -501,6 +501,7 @@ async fn room_requests_send_their_fields_and_unwrap_their_answers() -> TestResul
             name: "dev".into(),
             since_seq: 7,
             history_limit: 20,
+            room_id: 0,
         }),
         Message::RoomJoined(room_joined.clone()),
     )

@@ -17,7 +17,7 @@ use crate::config::HashCost;
 use crate::refusal::Refusal;
 
 /// The server's view of accounts.
-pub(crate) struct Accounts {
+pub struct Accounts {
     store: Arc<dyn AccountStore>,
     hasher: Arc<PasswordHasher>,
     hash_permits: Semaphore,
@@ -35,7 +35,7 @@ impl Accounts {
     }
 
     /// Creates an account; the display name defaults to the username.
-    pub(crate) async fn register(
+    pub async fn register(
         &self,
         username: &str,
         password: &str,
@@ -66,7 +66,7 @@ impl Accounts {
 
     /// Checks a username and password. Unknown users and wrong passwords get
     /// the same answer after the same work, so neither leaks which it was.
-    pub(crate) async fn login(&self, username: &str, password: &str) -> Result<Account, Refusal> {
+    pub async fn login(&self, username: &str, password: &str) -> Result<Account, Refusal> {
         let bad = || {
             Refusal::new(
                 ErrorCode::BadCredentials,
@@ -96,7 +96,7 @@ impl Accounts {
     }
 
     /// The account with this username, if any.
-    pub(crate) async fn find(&self, username: &str) -> Result<Option<Account>, Refusal> {
+    pub async fn find(&self, username: &str) -> Result<Option<Account>, Refusal> {
         if validate_username(username).is_err() {
             return Ok(None);
         }
@@ -104,7 +104,7 @@ impl Accounts {
     }
 
     /// Changes an account's display name (unique server-wide).
-    pub(crate) async fn set_display_name(
+    pub async fn set_display_name(
         &self,
         account_id: i64,
         display_name: &str,

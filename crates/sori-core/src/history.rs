@@ -9,12 +9,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode};
-use sori_protocol::{Message, encode_to_bytes};
 use sori_store::{MessageStore, RoomId, StoredMessage};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::peer::Peer;
 use crate::room::Room;
@@ -97,7 +98,7 @@ async fn run(
                         seq: row.seq,
                         timestamp_ms: row.timestamp_ms,
                     });
-                    sender.send(encode_to_bytes(request_id, &ack));
+                    sender.push(&Event::new(request_id, ack));
                 }
             }
             Err(err) => {
@@ -110,7 +111,7 @@ async fn run(
                         ErrorCode::Internal,
                         "the message was delivered but could not be stored; it may be lost",
                     );
-                    sender.send(encode_to_bytes(request_id, &refusal));
+                    sender.push(&Event::new(request_id, refusal.clone()));
                 }
             }
         }

@@ -11,18 +11,20 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode, UserInfo};
-use sori_protocol::{Message, encode_to_bytes};
 use sori_store::{AccountId, StoredRoom};
 
+use crate::bus::Bus;
 use crate::config::DuplicateLogin;
-use crate::peer::Peer;
+use crate::event::Event;
+use crate::peer::{Link, Peer};
 use crate::refusal::Refusal;
 use crate::room::Room;
 use crate::session::{Registry, SessionId};
 
-/// Shared chat state. One per server; handed to each connection as an `Arc`.
-pub(crate) struct Hub {
+/// This node's chat state: its sessions, its logged-in users, the rooms.
+pub struct Hub {
     registry: Mutex<Registry>,
     /// Logged-in sessions by normalized username.
     users: Mutex<HashMap<String, Online>>,
@@ -32,18 +34,19 @@ pub(crate) struct Hub {
     rooms: RwLock<HashMap<String, Arc<Room>>>,
     lobby: Arc<Room>,
     duplicate_login: DuplicateLogin,
-    queue_limit: usize,
     /// Presence notices go out only while at most this many are online.
     presence_limit: usize,
 }
 
 /// A logged-in user's entry.
 #[derive(Clone)]
-pub(crate) struct Online {
-    pub(crate) peer: Arc<Peer>,
-    pub(crate) account_id: AccountId,
+pub struct Online {
+    /// The session.
+    pub peer: Arc<Peer>,
+    /// The account it is logged in to.
+    pub account_id: AccountId,
     /// Shared with the session's own state: one copy per logged-in user.
-    pub(crate) user: Arc<UserInfo>,
+    pub user: Arc<UserInfo>,
 }
 
 impl Hub {
@@ -53,7 +56,6 @@ impl Hub {
         lobby: StoredRoom,
         rooms: Vec<StoredRoom>,
         duplicate_login: DuplicateLogin,
-        queue_limit: usize,
         presence_limit: usize,
     ) -> Self {
         let lobby = Arc::new(Room::new(lobby));
@@ -75,29 +77,37 @@ impl Hub {
             rooms: RwLock::new(by_name),
             lobby,
             duplicate_login,
-            queue_limit,
             presence_limit,
         }
     }
 
-    /// Gives a new connection a session id and an outbox.
-    pub(crate) fn connect(&self, ip: std::net::IpAddr) -> Arc<Peer> {
-        let limit = self.queue_limit;
-        lock(&self.registry).insert(|id| Arc::new(Peer::new(id, ip, limit)))
+    /// Gives a new connection a session id; the core reaches it through
+    /// `link`.
+    pub fn connect<L: Link + 'static>(&self, ip: std::net::IpAddr, link: L) -> Arc<Peer<L>> {
+        let mut link = Some(link);
+        let mut made = None;
+        lock(&self.registry).insert(|id| {
+            // Invariant: `insert` calls this exactly once.
+            let peer = Arc::new(Peer::new(id, ip, link.take().expect("called once")));
+            made = Some(peer.clone());
+            peer
+        });
+        // Invariant: set by the closure above.
+        made.expect("insert made the peer")
     }
 
     /// Every connected session, logged in or not.
-    pub(crate) fn peers(&self) -> Vec<Arc<Peer>> {
+    pub fn peers(&self) -> Vec<Arc<Peer>> {
         lock(&self.registry).peers()
     }
 
     /// Frees a connection's slot. Call after `logout`.
-    pub(crate) fn disconnect(&self, id: SessionId) {
+    pub fn disconnect(&self, id: SessionId) {
         lock(&self.registry).remove(id);
     }
 
     /// Number of connected sessions.
-    pub(crate) fn n_sessions(&self) -> usize {
+    pub fn n_sessions(&self) -> usize {
         lock(&self.registry).len()
     }
 
@@ -108,6 +118,7 @@ impl Hub {
     /// it.
     pub(crate) fn login(
         &self,
+        bus: &dyn Bus,
         peer: &Arc<Peer>,
         account_id: AccountId,
         user: Arc<UserInfo>,
@@ -144,13 +155,13 @@ impl Hub {
                         ErrorCode::LoggedInElsewhere,
                         "this account logged in from another connection",
                     );
-                    old.peer.close(Some(encode_to_bytes(0, &kicked)));
+                    bus.replace(old, &Event::push(kicked));
                 }
                 None if lobby.n_online() < self.presence_limit => {
                     let joined = Message::UserJoined(pb::UserJoined {
                         user: Some(UserInfo::clone(&user)),
                     });
-                    lobby.push_all(&joined, None);
+                    bus.presence(&lobby, Event::push(joined));
                 }
                 None => {}
             }
@@ -172,7 +183,13 @@ impl Hub {
 
     /// Takes a logged-in session out of its rooms and the user table,
     /// telling the others, unless a newer login already replaced it.
-    pub(crate) fn logout(&self, id: SessionId, account_id: AccountId, username: &str) {
+    pub(crate) fn logout(
+        &self,
+        bus: &dyn Bus,
+        id: SessionId,
+        account_id: AccountId,
+        username: &str,
+    ) {
         let key = username_key(username);
         let mut users = lock(&self.users);
         let rooms = self.rooms_of(account_id);
@@ -188,7 +205,7 @@ impl Hub {
                 let left = Message::UserLeft(pb::UserLeft {
                     user: Some(Arc::unwrap_or_clone(online.user)),
                 });
-                lobby.push_all(&left, None);
+                bus.presence(&lobby, Event::push(left));
             }
         }
     }
@@ -247,6 +264,22 @@ impl Hub {
         read(&self.rooms).len()
     }
 
+    /// Takes a deleted room out of the room table and every membership.
+    pub(crate) fn remove_room(&self, room: &Room) {
+        let mut memberships = lock(&self.memberships);
+        memberships.retain(|_, rooms| {
+            rooms.retain(|r| r.id != room.id);
+            !rooms.is_empty()
+        });
+        let mut rooms = write(&self.rooms);
+        if rooms
+            .get(&room_key(&room.name))
+            .is_some_and(|r| r.id == room.id)
+        {
+            rooms.remove(&room_key(&room.name));
+        }
+    }
+
     /// Adds a newly stored room. False if the name is taken in memory.
     pub(crate) fn add_room(&self, room: Arc<Room>) -> bool {
         let mut rooms = write(&self.rooms);
@@ -293,7 +326,7 @@ impl Hub {
 }
 
 /// The key under which a username is unique: case-insensitive.
-pub(crate) fn username_key(username: &str) -> String {
+pub fn username_key(username: &str) -> String {
     username.to_ascii_lowercase()
 }
 
@@ -304,7 +337,7 @@ pub(crate) fn room_key(name: &str) -> String {
 }
 
 /// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -7,17 +7,18 @@ use std::net::IpAddr;
 use std::sync::RwLock;
 
 use ipnet::IpNet;
+use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode};
-use sori_protocol::{Message, encode_to_bytes};
 use sori_store::{IpBan, Sanction, Store, StoreError};
 
-use crate::hub::{now_ms, username_key};
+use crate::event::Event;
+use crate::hub::now_ms;
 use crate::refusal::Refusal;
-use crate::rooms::Caller;
+use crate::{Caller, Core};
 
 /// The IP bans in force, parsed.
 #[derive(Default)]
-pub(crate) struct IpBans {
+pub struct IpBans {
     /// std RwLock: read on every accept, written by admins; never held
     /// across `.await`.
     bans: RwLock<Vec<(IpNet, Sanction)>>,
@@ -39,7 +40,7 @@ impl IpBans {
     }
 
     /// The ban in force on `ip` now, if any.
-    pub(crate) fn check(&self, ip: IpAddr) -> Option<Sanction> {
+    pub fn check(&self, ip: IpAddr) -> Option<Sanction> {
         let now = now_ms();
         let ip = canonical(ip);
         let bans = self.bans.read().unwrap_or_else(|p| p.into_inner());
@@ -61,7 +62,7 @@ impl IpBans {
 }
 
 /// The Kicked frame a banned client gets, saying until when.
-pub(crate) fn banned_kick(sanction: &Sanction) -> Message {
+pub fn banned_kick(sanction: &Sanction) -> Message {
     Message::Kicked(pb::Kicked {
         code: ErrorCode::BannedFromServer as i32,
         message: banned_text(sanction),
@@ -70,7 +71,7 @@ pub(crate) fn banned_kick(sanction: &Sanction) -> Message {
 }
 
 /// The Error a banned account's Login gets.
-pub(crate) fn banned_error(sanction: &Sanction) -> Refusal {
+pub fn banned_error(sanction: &Sanction) -> Refusal {
     Refusal::until(
         ErrorCode::BannedFromServer,
         banned_text(sanction),
@@ -89,131 +90,136 @@ pub(crate) fn muted_error(until_ms: i64) -> Refusal {
     Refusal::until(ErrorCode::Muted, text, wire)
 }
 
-/// Handles an admin request.
-pub(crate) async fn admin(caller: &Caller<'_>, message: Message) -> Result<(), Refusal> {
-    let shared = caller.shared;
-    let is_admin = shared
-        .config
-        .admins
-        .iter()
-        .any(|name| username_key(name) == username_key(&caller.user.username));
-    if !is_admin {
-        return Err(Refusal::new(
-            ErrorCode::NotAdmin,
-            "only server admins may do that",
-        ));
-    }
-    let by = caller.account_id;
-    match message {
-        Message::AdminKick(req) => {
-            let account = find(caller, &req.username).await?;
-            let Some(online) = shared.hub.online_account(account) else {
-                return Err(Refusal::new(
-                    ErrorCode::UserOffline,
-                    format!("{} is not online", req.username),
-                ));
-            };
-            let reason = if req.reason.is_empty() {
-                "kicked by an admin".to_owned()
-            } else {
-                req.reason
-            };
-            let kicked = Message::kicked(ErrorCode::KickedByAdmin, reason);
-            online.peer.close(Some(encode_to_bytes(0, &kicked)));
-        }
-        Message::AdminBan(req) => {
-            if req.username.is_empty() && req.ip.is_empty() {
-                return Err(Refusal::new(
-                    ErrorCode::InvalidIp,
-                    "name a username, an ip, or both",
-                ));
-            }
-            let net = if req.ip.is_empty() {
-                None
-            } else {
-                Some(ip_net(&req.ip)?)
-            };
-            let account = if req.username.is_empty() {
-                None
-            } else {
-                Some(find(caller, &req.username).await?)
-            };
-            let sanction = sanction(by, req.duration_secs, req.reason);
-            if let Some(account) = account {
-                shared
-                    .store
-                    .put_account_ban(account, sanction.clone())
-                    .await?;
-                if let Some(online) = shared.hub.online_account(account) {
-                    online
-                        .peer
-                        .close(Some(encode_to_bytes(0, &banned_kick(&sanction))));
-                }
-            }
-            if let Some(net) = net {
-                shared
-                    .store
-                    .put_ip_ban(IpBan {
-                        net: net.to_string(),
-                        sanction: sanction.clone(),
-                    })
-                    .await?;
-                shared.ip_bans.put(net, sanction.clone());
-                let kicked = encode_to_bytes(0, &banned_kick(&sanction));
-                for peer in shared.hub.peers() {
-                    if net.contains(&canonical(peer.ip)) {
-                        peer.close(Some(kicked.clone()));
-                    }
-                }
-            }
-            tracing::info!(admin = %caller.user.username, username = %req.username, ip = %req.ip, "ban");
-        }
-        Message::AdminUnban(req) => {
-            if !req.username.is_empty() {
-                let account = find(caller, &req.username).await?;
-                shared.store.remove_account_ban(account).await?;
-            }
-            if !req.ip.is_empty() {
-                let net = ip_net(&req.ip)?;
-                shared.store.remove_ip_ban(&net.to_string()).await?;
-                shared.ip_bans.remove(net);
-            }
-        }
-        Message::AdminMute(req) => {
-            let account = find(caller, &req.username).await?;
-            let sanction = sanction(by, req.duration_secs, req.reason);
-            shared.store.put_mute(account, sanction.clone()).await?;
-            if let Some(online) = shared.hub.online_account(account) {
-                online
-                    .peer
-                    .set_muted_until(sanction.until_ms.unwrap_or(i64::MAX));
-            }
-        }
-        Message::AdminUnmute(req) => {
-            let account = find(caller, &req.username).await?;
-            shared.store.remove_mute(account).await?;
-            if let Some(online) = shared.hub.online_account(account) {
-                online.peer.set_muted_until(0);
-            }
-        }
-        other => {
+impl Core {
+    /// Handles an admin request (the AdminKick, AdminBan, AdminUnban,
+    /// AdminMute and AdminUnmute frames; an admin HTTP API calls the same).
+    pub async fn admin(&self, caller: &Caller<'_>, message: Message) -> Result<(), Refusal> {
+        if !self.is_admin(&caller.user.username) {
             return Err(Refusal::new(
-                ErrorCode::UnexpectedMessage,
-                format!("{:?} is not an admin request", other.msg_type()),
+                ErrorCode::NotAdmin,
+                "only server admins may do that",
             ));
         }
+        let by = caller.account_id;
+        match message {
+            Message::AdminKick(req) => self.admin_kick(&req.username, req.reason).await?,
+            Message::AdminBan(req) => self.admin_ban(by, req).await?,
+            Message::AdminUnban(req) => self.admin_unban(&req.username, &req.ip).await?,
+            Message::AdminMute(req) => {
+                self.admin_mute(by, &req.username, req.duration_secs, req.reason)
+                    .await?
+            }
+            Message::AdminUnmute(req) => self.admin_unmute(&req.username).await?,
+            other => {
+                return Err(Refusal::new(
+                    ErrorCode::UnexpectedMessage,
+                    format!("{:?} is not an admin request", other.msg_type()),
+                ));
+            }
+        }
+        tracing::info!(admin = %caller.user.username, "admin request done");
+        caller.answer(Message::Ok(pb::Ok {}));
+        Ok(())
     }
-    caller.answer(&Message::Ok(pb::Ok {}));
-    Ok(())
-}
 
-async fn find(caller: &Caller<'_>, username: &str) -> Result<i64, Refusal> {
-    match caller.shared.accounts.find(username).await? {
-        Some(account) => Ok(account.id),
-        None => Err(Refusal::new(
-            ErrorCode::NoSuchUser,
-            format!("there is no user named {username:?}"),
-        )),
+    /// Ends a user's session.
+    pub async fn admin_kick(&self, username: &str, reason: String) -> Result<(), Refusal> {
+        let account = self.target_account(username).await?;
+        let reason = if reason.is_empty() {
+            "kicked by an admin".to_owned()
+        } else {
+            reason
+        };
+        let kicked = Event::push(Message::kicked(ErrorCode::KickedByAdmin, reason));
+        if !self.bus.close_user(&self.hub, account, &kicked) {
+            return Err(Refusal::new(
+                ErrorCode::UserOffline,
+                format!("{username} is not online"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Bans an account, an address range, or both; their sessions end.
+    pub async fn admin_ban(&self, by: i64, req: pb::AdminBan) -> Result<(), Refusal> {
+        if req.username.is_empty() && req.ip.is_empty() {
+            return Err(Refusal::new(
+                ErrorCode::InvalidIp,
+                "name a username, an ip, or both",
+            ));
+        }
+        let net = if req.ip.is_empty() {
+            None
+        } else {
+            Some(ip_net(&req.ip)?)
+        };
+        let account = if req.username.is_empty() {
+            None
+        } else {
+            Some(self.target_account(&req.username).await?)
+        };
+        let sanction = sanction(by, req.duration_secs, req.reason);
+        let kicked = Event::push(banned_kick(&sanction));
+        if let Some(account) = account {
+            self.store
+                .put_account_ban(account, sanction.clone())
+                .await?;
+            self.bus.close_user(&self.hub, account, &kicked);
+        }
+        if let Some(net) = net {
+            self.store
+                .put_ip_ban(IpBan {
+                    net: net.to_string(),
+                    sanction: sanction.clone(),
+                })
+                .await?;
+            self.ip_bans.put(net, sanction);
+            self.bus.close_net(&self.hub, net, &kicked);
+        }
+        Ok(())
+    }
+
+    /// Lifts an account ban, an address-range ban, or both.
+    pub async fn admin_unban(&self, username: &str, ip: &str) -> Result<(), Refusal> {
+        if !username.is_empty() {
+            let account = self.target_account(username).await?;
+            self.store.remove_account_ban(account).await?;
+        }
+        if !ip.is_empty() {
+            let net = ip_net(ip)?;
+            self.store.remove_ip_ban(&net.to_string()).await?;
+            self.ip_bans.remove(net);
+        }
+        Ok(())
+    }
+
+    /// Mutes an account for `duration_secs` (0: until unmuted).
+    pub async fn admin_mute(
+        &self,
+        by: i64,
+        username: &str,
+        duration_secs: u64,
+        reason: String,
+    ) -> Result<(), Refusal> {
+        let account = self.target_account(username).await?;
+        let sanction = sanction(by, duration_secs, reason);
+        self.store.put_mute(account, sanction.clone()).await?;
+        if let Some(online) = self.hub.online_account(account) {
+            online
+                .peer
+                .set_muted_until(sanction.until_ms.unwrap_or(i64::MAX));
+        }
+        Ok(())
+    }
+
+    /// Lifts a mute.
+    pub async fn admin_unmute(&self, username: &str) -> Result<(), Refusal> {
+        let account = self.target_account(username).await?;
+        self.store.remove_mute(account).await?;
+        if let Some(online) = self.hub.online_account(account) {
+            online.peer.set_muted_until(0);
+        }
+        Ok(())
     }
 }
 
@@ -252,7 +258,7 @@ fn parse_net(text: &str) -> Option<IpNet> {
 }
 
 /// IPv4-mapped IPv6 addresses compare as the IPv4 address they carry.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,

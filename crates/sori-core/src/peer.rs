@@ -1,72 +1,78 @@
-//! The shared half of a session: what other sessions need to reach it.
+//! A connected session as the core sees it: an id, an address, its mute,
+//! and a [`Link`] the edge that owns the session delivers through.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::task::Waker;
 
-use bytes::Bytes;
-
-use crate::metrics::Probe;
-use crate::outbox::Outbox;
+use crate::event::Event;
 use crate::session::SessionId;
 
-/// A connected session as seen from outside its own task: its id and its
-/// outbound queue. Ending a session goes through the queue too: its task
-/// polls the queue on every wake and stops once the queue says so.
-pub(crate) struct Peer {
-    pub(crate) id: SessionId,
-    /// The client's address, for IP bans.
-    pub(crate) ip: IpAddr,
-    pub(crate) outbox: Outbox,
+/// How the core reaches a session: implemented by each edge's delivery
+/// layer (a bounded outbox, vectored writes). Every method returns at once:
+/// a push never waits for a socket, and a session that cannot keep up is
+/// the delivery layer's to cut off.
+pub trait Link: Send + Sync {
+    /// Queues `event` and lets the session's writer run now: answers,
+    /// notices, whispers.
+    fn push(&self, event: &Event);
+
+    /// Queues `event` for the next write window: room messages, which a
+    /// recipient may receive many of at once and writes together.
+    fn push_batched(&self, event: &Event);
+
+    /// Ends the session: `last` (usually a `Kicked`) is written after what
+    /// is queued, then the connection closes.
+    fn close(&self, last: Option<&Event>);
+}
+
+/// A connected session. Edges build a `Peer<TheirLink>` and hand the core
+/// the same allocation as a `Peer` (`Peer<dyn Link>`).
+pub struct Peer<L: ?Sized = dyn Link> {
+    /// The session's id, unique among live sessions.
+    pub id: SessionId,
+    /// The client's address (behind trusted proxies, the client's own),
+    /// for IP bans.
+    pub ip: IpAddr,
     /// Muted until this time (ms since the epoch); 0: not muted,
     /// `i64::MAX`: forever. Atomic so an admin's mute reaches a session
     /// without a lock on the chat path.
     muted_until_ms: AtomicI64,
+    /// The edge's delivery handle.
+    pub link: L,
 }
 
-impl Peer {
-    pub(crate) fn new(id: SessionId, ip: IpAddr, queue_limit: usize) -> Self {
+impl<L> Peer<L> {
+    /// A session with this id and address, delivered through `link`.
+    pub fn new(id: SessionId, ip: IpAddr, link: L) -> Self {
         Peer {
             id,
             ip,
-            outbox: Outbox::new(queue_limit),
             muted_until_ms: AtomicI64::new(0),
+            link,
         }
     }
+}
 
-    /// Queues an encoded frame for this session. Never waits; a session whose
-    /// queue overflows is stopped as a slow consumer.
-    pub(crate) fn send(&self, frame: Bytes) {
-        self.outbox.push(frame, None);
+impl<L: ?Sized + Link> Peer<L> {
+    /// Queues an event for this session at once.
+    pub fn push(&self, event: &Event) {
+        self.link.push(event);
     }
 
-    /// As `send`, but leaves waking the writer to the caller: its waker (if
-    /// it was idle) goes into `wakers`. `probe` is told when the frame
-    /// reaches the kernel.
-    pub(crate) fn send_deferred(
-        &self,
-        frame: Bytes,
-        probe: Option<&Arc<Probe>>,
-        wakers: &mut Vec<Waker>,
-    ) {
-        let (_, waker) = self.outbox.push_deferred(frame, probe);
-        wakers.extend(waker);
+    /// Ends the session after what is queued, with `last` written last.
+    pub fn close(&self, last: Option<&Event>) {
+        self.link.close(last);
     }
+}
 
-    /// Ends the session from outside: `last` is written after what is queued,
-    /// then the connection closes.
-    pub(crate) fn close(&self, last: Option<Bytes>) {
-        self.outbox.finish(last);
-    }
-
+impl<L: ?Sized> Peer<L> {
     /// Mutes the session until `until_ms` (`i64::MAX`: forever; 0: unmute).
-    pub(crate) fn set_muted_until(&self, until_ms: i64) {
+    pub fn set_muted_until(&self, until_ms: i64) {
         self.muted_until_ms.store(until_ms, Ordering::Relaxed);
     }
 
     /// When the session's mute ends, if it is muted at `now_ms`.
-    pub(crate) fn muted_until(&self, now_ms: i64) -> Option<i64> {
+    pub fn muted_until(&self, now_ms: i64) -> Option<i64> {
         let until = self.muted_until_ms.load(Ordering::Relaxed);
         (until > now_ms).then_some(until)
     }

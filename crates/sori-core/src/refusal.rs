@@ -6,15 +6,18 @@ use sori_store::{RuleError, StoreError};
 
 /// Why a request was refused; becomes an Error response echoing its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Refusal {
-    pub(crate) code: ErrorCode,
-    pub(crate) message: String,
+pub struct Refusal {
+    /// The error code.
+    pub code: ErrorCode,
+    /// What the client is told.
+    pub message: String,
     /// When the refusal ends (ms since the epoch), for those that end.
-    pub(crate) until_ms: i64,
+    pub until_ms: i64,
 }
 
 impl Refusal {
-    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    /// A refusal with this code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Refusal {
             code,
             message: message.into(),
@@ -23,7 +26,7 @@ impl Refusal {
     }
 
     /// A refusal that ends at `until_ms` (0: never, for bans and mutes).
-    pub(crate) fn until(code: ErrorCode, message: impl Into<String>, until_ms: i64) -> Self {
+    pub fn until(code: ErrorCode, message: impl Into<String>, until_ms: i64) -> Self {
         Refusal {
             code,
             message: message.into(),
@@ -31,7 +34,8 @@ impl Refusal {
         }
     }
 
-    pub(crate) fn to_message(&self) -> Message {
+    /// The Error message answering the request.
+    pub fn to_message(&self) -> Message {
         Message::Error(pb::Error {
             code: self.code as i32,
             message: self.message.clone(),
@@ -64,6 +68,9 @@ impl From<StoreError> for Refusal {
             StoreError::DisplayNameTaken => {
                 Refusal::new(ErrorCode::DisplayNameTaken, "that display name is taken")
             }
+            StoreError::LobbyNotDeletable => {
+                Refusal::new(ErrorCode::LobbyIsSpecial, "the lobby cannot be deleted")
+            }
             StoreError::RoomNameTaken => {
                 Refusal::new(ErrorCode::RoomExists, "that room name is taken")
             }
@@ -73,4 +80,33 @@ impl From<StoreError> for Refusal {
             }
         }
     }
+}
+
+/// Chat and whisper text rules.
+pub fn check_text(text: &str, max_len: usize) -> Result<(), Refusal> {
+    if text.trim().is_empty() {
+        return Err(Refusal::new(
+            ErrorCode::EmptyMessage,
+            "the message is empty",
+        ));
+    }
+    if text.len() > max_len {
+        return Err(Refusal::new(
+            ErrorCode::MessageTooLong,
+            format!(
+                "the message is {} bytes; the limit is {max_len}",
+                text.len()
+            ),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(Refusal::new(
+            ErrorCode::InvalidText,
+            "the message contains control characters",
+        ));
+    }
+    Ok(())
 }

@@ -8,17 +8,23 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Waker;
 
-use bytes::Bytes;
+use sori_protocol::Message;
 use sori_protocol::pb::{self, RoomRole};
-use sori_protocol::{Message, encode_to_bytes};
 use sori_store::{AccountId, Role, RoomId, StoredRoom};
-use tokio::time::Instant;
 
-use crate::metrics::{Metrics, Probe};
+use crate::event::Event;
+use crate::metrics::Probe;
 use crate::peer::Peer;
 use crate::session::SessionId;
+
+#[cfg(test)]
+mod tests;
+
+/// Sequence numbers reserved in the store at a time: a room hands out
+/// numbers only below its reservation, so a number handed out before a
+/// crash is never handed out again after it.
+pub const SEQ_BLOCK: u64 = 4096;
 
 /// Rooms with at least this many recipients time every broadcast.
 const PROBE_ALL_FROM: usize = 1000;
@@ -29,27 +35,41 @@ const PROBE_EVERY: u64 = 64;
 /// A room. Its mutable state sits behind one lock: fan-out, joins, leaves
 /// and role changes are serialized per room, which is what gives every
 /// member one order.
-pub(crate) struct Room {
-    pub(crate) id: RoomId,
+pub struct Room {
+    /// The database id: never reused, so a room created under a deleted
+    /// room's name is told apart from it.
+    pub id: RoomId,
     /// The name as created; "" for the lobby.
-    pub(crate) name: String,
+    pub name: String,
     state: Mutex<RoomState>,
 }
 
 /// A stored member of a room.
 #[derive(Debug, Clone)]
-pub(crate) struct Member {
-    pub(crate) username: String,
-    pub(crate) display_name: String,
-    pub(crate) role: Role,
+pub struct Member {
+    /// The member's login name.
+    pub username: String,
+    /// The member's display name.
+    pub display_name: String,
+    /// What the member may do here.
+    pub role: Role,
+    /// Join order: lower joined earlier (ownership passes by it).
+    pub joined: i64,
 }
 
-pub(crate) struct RoomState {
+/// A room's state, behind its lock.
+pub struct RoomState {
     pub(crate) topic: String,
     pub(crate) invite_only: bool,
     pub(crate) owner: Option<AccountId>,
+    /// The room was deleted: nothing more happens in it.
+    pub(crate) deleted: bool,
     /// Sequence number of the newest message.
     seq: u64,
+    /// Highest sequence number the store has reserved for this room.
+    reserved: u64,
+    /// A reservation is being written.
+    pub(crate) reserving: bool,
     /// Timestamp of the newest message: timestamps never go backwards in a
     /// room even if the wall clock does.
     last_ts: i64,
@@ -64,8 +84,16 @@ pub(crate) struct RoomState {
     /// on disk, and up to `tail_len` more. Joins and resumes read it to fill
     /// the gap between the database and the live stream.
     tail: VecDeque<pb::ChatMessage>,
-    /// Highest sequence number known to be on disk.
+    /// Highest sequence number known to be on disk (or, with history off,
+    /// as durable as it will get).
     durable_seq: u64,
+}
+
+/// Why a number could not be handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeedReservation {
+    /// Reserve up to here, then try again.
+    pub up_to: u64,
 }
 
 struct OnlineMember {
@@ -74,7 +102,10 @@ struct OnlineMember {
 }
 
 impl Room {
-    pub(crate) fn new(stored: StoredRoom) -> Self {
+    /// A room as loaded from (or just created in) the store. Numbering
+    /// resumes above both the newest stored message and the reservation:
+    /// after a crash numbers may skip, but never repeat.
+    pub fn new(stored: StoredRoom) -> Self {
         let members = stored
             .members
             .into_iter()
@@ -83,6 +114,7 @@ impl Room {
                     username: m.username,
                     display_name: m.display_name,
                     role: m.role,
+                    joined: m.joined_seq,
                 };
                 (m.account_id, member)
             })
@@ -94,7 +126,10 @@ impl Room {
                 topic: stored.topic,
                 invite_only: stored.invite_only,
                 owner: stored.owner,
-                seq: stored.last_seq,
+                deleted: false,
+                seq: stored.last_seq.max(stored.seq_reserved),
+                reserved: stored.last_seq.max(stored.seq_reserved),
+                reserving: false,
                 last_ts: 0,
                 members,
                 bans: stored.bans.into_iter().collect(),
@@ -102,16 +137,18 @@ impl Room {
                 online: Vec::new(),
                 index: HashMap::new(),
                 tail: VecDeque::new(),
-                durable_seq: stored.last_seq,
+                durable_seq: stored.last_seq.max(stored.seq_reserved),
             }),
         }
     }
 
-    pub(crate) fn is_lobby(&self) -> bool {
+    /// The lobby is the room named "".
+    pub fn is_lobby(&self) -> bool {
         self.name.is_empty()
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, RoomState> {
+    /// The room's state. std Mutex: never held across `.await`.
+    pub fn lock(&self) -> MutexGuard<'_, RoomState> {
         // Every critical section leaves the state consistent between
         // statements that can panic, so a poisoned lock is still usable.
         self.state
@@ -138,6 +175,7 @@ impl Room {
             member_count: u32::try_from(member_count).unwrap_or(u32::MAX),
             owner,
             last_seq: state.seq,
+            room_id: u64::try_from(self.id).unwrap_or_default(),
         }
     }
 }
@@ -158,7 +196,7 @@ impl RoomState {
     }
 
     /// Starts pushing this room's messages to `peer`.
-    pub(crate) fn attach(&mut self, peer: Arc<Peer>, account_id: AccountId) {
+    pub fn attach(&mut self, peer: Arc<Peer>, account_id: AccountId) {
         if self.index.contains_key(&peer.id) {
             return;
         }
@@ -195,76 +233,109 @@ impl RoomState {
         self.online.iter().any(|m| m.account_id == account)
     }
 
+    /// Stops pushing to anyone (the room was deleted).
+    pub(crate) fn detach_all(&mut self) {
+        self.online.clear();
+        self.index.clear();
+    }
+
+    /// Who inherits the room when its owner leaves: the operator who joined
+    /// first, else the member who joined first.
+    pub(crate) fn heir(&self) -> Option<AccountId> {
+        let first = |role: Role| {
+            self.members
+                .iter()
+                .filter(|(_, m)| m.role == role)
+                .min_by_key(|(id, m)| (m.joined, **id))
+                .map(|(id, _)| *id)
+        };
+        first(Role::Operator).or_else(|| first(Role::Member))
+    }
+
+    /// A join order after every member's.
+    pub(crate) fn next_join_order(&self) -> i64 {
+        self.members.values().map(|m| m.joined).max().unwrap_or(0) + 1
+    }
+
     /// Number of sessions receiving this room.
     pub(crate) fn n_online(&self) -> usize {
         self.online.len()
     }
 
-    /// Pushes one encoded frame to every online session but `except`. The
-    /// bytes are shared: each push clones a reference, never the frame.
-    pub(crate) fn broadcast(&self, frame: &Bytes, except: Option<SessionId>) {
+    /// Pushes one event to every online session but `except`, at once.
+    /// The bytes are shared: each push clones a reference, never the frame.
+    pub(crate) fn push_all(&self, event: &Event, except: Option<SessionId>) {
         for member in &self.online {
             if Some(member.peer.id) != except {
-                member.peer.send(frame.clone());
+                member.peer.link.push(event);
             }
         }
     }
 
     /// Encodes `msg` once and pushes it to every online session but `except`.
-    pub(crate) fn push_all(&self, msg: &Message, except: Option<SessionId>) {
+    pub(crate) fn notify(&self, msg: Message, except: Option<SessionId>) {
         if !self.online.is_empty() {
-            self.broadcast(&encode_to_bytes(0, msg), except);
+            self.push_all(&Event::push(msg), except);
         }
     }
 
-    /// Assigns the next sequence number and timestamp to a message, fans it
-    /// out to everyone online but the sender, and keeps it in the tail.
-    /// Some broadcasts are timed (`timing`: when the message was read, and
-    /// where to record it): every one to a large room, one in
-    /// [`PROBE_EVERY`] elsewhere.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn post(
-        &mut self,
-        room_name: &str,
-        from: SessionId,
-        user: &pb::UserInfo,
-        text: String,
-        now_ms: i64,
-        tail_len: usize,
-        timing: (Instant, &Arc<Metrics>),
-        wakers: &mut Vec<Waker>,
-    ) -> pb::ChatMessage {
+    /// The next sequence number and a timestamp that never goes back, or
+    /// the reservation needed before one can be handed out.
+    pub(crate) fn next_number(&mut self, now_ms: i64) -> Result<(u64, i64), NeedReservation> {
+        if self.seq >= self.reserved {
+            return Err(NeedReservation {
+                up_to: self.seq + SEQ_BLOCK,
+            });
+        }
         self.seq += 1;
         self.last_ts = self.last_ts.max(now_ms);
-        let msg = pb::ChatMessage {
-            room: room_name.to_owned(),
-            seq: self.seq,
-            timestamp_ms: self.last_ts,
-            from: Some(user.clone()),
-            text,
-        };
+        Ok((self.seq, self.last_ts))
+    }
+
+    /// True if the next number needs a reservation first.
+    pub(crate) fn next_number_would_wait(&self) -> bool {
+        self.seq >= self.reserved
+    }
+
+    /// A reservation worth extending before it runs out: half of a block
+    /// is left. `None` while one is being written.
+    pub(crate) fn reservation_due(&self) -> Option<u64> {
+        (!self.reserving && self.reserved - self.seq < SEQ_BLOCK / 2)
+            .then_some(self.seq + SEQ_BLOCK)
+    }
+
+    /// Highest number the store has reserved.
+    pub(crate) fn reserved(&self) -> u64 {
+        self.reserved
+    }
+
+    /// Records a reservation written to the store.
+    pub(crate) fn reserved_up_to(&mut self, up_to: u64) {
+        self.reserved = self.reserved.max(up_to);
+    }
+
+    /// Keeps a numbered message in the tail and fans it out to everyone
+    /// online but the sender, in this room's order, batched into the
+    /// recipients' next write window. Some broadcasts are timed: every one
+    /// to a large room, one in [`PROBE_EVERY`] elsewhere.
+    pub(crate) fn fan_out(
+        &mut self,
+        msg: pb::ChatMessage,
+        from: SessionId,
+        probe: impl FnOnce(usize) -> Option<Arc<Probe>>,
+        tail_len: usize,
+    ) {
         self.tail.push_back(msg.clone());
         self.trim_tail(tail_len);
-        let msg = Message::ChatMessage(msg);
-        let frame = encode_to_bytes(0, &msg);
         let recipients = self.online.len() - usize::from(self.index.contains_key(&from));
         let sampled =
-            recipients >= PROBE_ALL_FROM || (recipients > 0 && self.seq % PROBE_EVERY == 0);
-        let probe = sampled.then(|| {
-            let (read_at, metrics) = timing;
-            Arc::new(Probe::new(read_at, recipients, metrics.clone()))
-        });
+            recipients >= PROBE_ALL_FROM || (recipients > 0 && msg.seq % PROBE_EVERY == 0);
+        let probe = if sampled { probe(recipients) } else { None };
+        let event = Event::push(Message::ChatMessage(msg)).with_probe(probe);
         for member in &self.online {
             if member.peer.id != from {
-                member
-                    .peer
-                    .send_deferred(frame.clone(), probe.as_ref(), wakers);
+                member.peer.link.push_batched(&event);
             }
-        }
-        match msg {
-            Message::ChatMessage(msg) => msg,
-            // Built as a ChatMessage just above.
-            _ => unreachable!("msg is a ChatMessage"),
         }
     }
 
@@ -274,7 +345,7 @@ impl RoomState {
         self.trim_tail(tail_len);
     }
 
-    /// Without a database, everything is as durable as it will get.
+    /// Without history, everything is as durable as it will get.
     pub(crate) fn mark_all_durable(&mut self, tail_len: usize) {
         self.mark_durable(self.seq, tail_len);
     }
@@ -314,7 +385,7 @@ impl RoomState {
 }
 
 /// The wire role of a stored role.
-pub(crate) fn wire_role(role: Role) -> RoomRole {
+pub fn wire_role(role: Role) -> RoomRole {
     match role {
         Role::Member => RoomRole::Member,
         Role::Operator => RoomRole::Operator,

@@ -81,18 +81,6 @@ impl Registry {
         peer
     }
 
-    /// The session with this id, if it is still the slot's occupant.
-    /// (Sessions reach each other through `Arc<Peer>`s the hub hands out;
-    /// lookup by id is for tools that only hold an id.)
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn get(&self, id: SessionId) -> Option<&Arc<Peer>> {
-        let slot = self.slots.get(id.slot() as usize)?;
-        if slot.generation != id.generation() {
-            return None;
-        }
-        slot.peer.as_ref()
-    }
-
     /// Frees the slot of this id; a stale id frees nothing.
     pub(crate) fn remove(&mut self, id: SessionId) -> Option<Arc<Peer>> {
         let slot = self.slots.get_mut(id.slot() as usize)?;

@@ -180,6 +180,10 @@ messages! {
     MemberJoined = 90, ServerToClient;
     /// Push: someone's membership of a room ended.
     MemberLeft = 91, ServerToClient;
+    /// Deletes a room (its owner or a server admin).
+    DeleteRoom = 92, ClientToServer;
+    /// A room was deleted.
+    RoomDeleted = 93, ServerToClient;
     /// Admin: end a user's session.
     AdminKick = 100, ClientToServer;
     /// Admin: ban an account and/or an IP range.

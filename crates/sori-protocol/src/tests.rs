@@ -69,15 +69,17 @@ fn room_info() -> impl Strategy<Value = pb::RoomInfo> {
         any::<u32>(),
         text(),
         any::<u64>(),
+        any::<u64>(),
     )
         .prop_map(
-            |(name, topic, invite_only, member_count, owner, last_seq)| pb::RoomInfo {
+            |(name, topic, invite_only, member_count, owner, last_seq, room_id)| pb::RoomInfo {
                 name,
                 topic,
                 invite_only,
                 member_count,
                 owner,
                 last_seq,
+                room_id,
             },
         )
 }
@@ -277,12 +279,13 @@ fn message_of(msg_type: MessageType) -> BoxedStrategy<Message> {
                 })
             })
             .boxed(),
-        MessageType::JoinRoom => (text(), any::<u64>(), any::<u32>())
-            .prop_map(|(name, since_seq, history_limit)| {
+        MessageType::JoinRoom => (text(), any::<u64>(), any::<u32>(), any::<u64>())
+            .prop_map(|(name, since_seq, history_limit, room_id)| {
                 Message::JoinRoom(pb::JoinRoom {
                     name,
                     since_seq,
                     history_limit,
+                    room_id,
                 })
             })
             .boxed(),
@@ -419,6 +422,14 @@ fn message_of(msg_type: MessageType) -> BoxedStrategy<Message> {
                     by,
                     message,
                 })
+            })
+            .boxed(),
+        MessageType::DeleteRoom => text()
+            .prop_map(|room| Message::DeleteRoom(pb::DeleteRoom { room }))
+            .boxed(),
+        MessageType::RoomDeleted => (text(), any::<u64>(), prop::option::of(user_info()))
+            .prop_map(|(room, room_id, by)| {
+                Message::RoomDeleted(pb::RoomDeleted { room, room_id, by })
             })
             .boxed(),
     }
@@ -713,6 +724,7 @@ fn fixtures() {
             name: "dev".into(),
             since_seq: 300,
             history_limit: 0,
+            room_id: 0,
         }),
         "34 01 4700 03000000 08000000 0a03646576 10ac02",
     );
@@ -1001,6 +1013,7 @@ fn directions() {
             | MessageType::BanMember
             | MessageType::UnbanMember
             | MessageType::SetRole
+            | MessageType::DeleteRoom
             | MessageType::AdminKick
             | MessageType::AdminBan
             | MessageType::AdminUnban

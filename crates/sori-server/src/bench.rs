@@ -1,29 +1,33 @@
 //! Hooks for the micro-benchmarks in `benches/`: not part of the API, no
-//! stability promised. They drive the real fan-out (`RoomState::post`) on
-//! real peers and outboxes, without sockets.
+//! stability promised. They drive the real fan-out (the core's room and
+//! bus) on real session links and outboxes, without sockets.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::Bytes;
+use sori_core::bus::{Bus, LocalBus, Post};
+use sori_core::metrics::Metrics;
+use sori_core::peer::Peer;
+use sori_core::room::Room;
+use sori_core::session::SessionId;
 use sori_protocol::pb::UserInfo;
 use sori_store::StoredRoom;
 
-use crate::metrics::Metrics;
+use crate::flush::Coalescer;
+use crate::link::{Format, SessionLink, SessionPeer};
 use crate::outbox::Mode;
-use crate::peer::Peer;
-use crate::room::Room;
-use crate::session::SessionId;
 
 /// One room with `members` online sessions, each with its own outbox.
 pub struct Fanout {
     room: Room,
-    peers: Vec<Arc<Peer>>,
+    peers: Vec<Arc<SessionPeer>>,
     sender: SessionId,
     user: UserInfo,
     metrics: Arc<Metrics>,
-    wakers: Vec<Waker>,
+    coalescer: Arc<Coalescer>,
     batch: VecDeque<Bytes>,
 }
 
@@ -39,21 +43,27 @@ impl Fanout {
             owner: None,
             created_at_ms: 0,
             last_seq: 0,
+            // Numbers to spare: the bench never waits for a reservation.
+            seq_reserved: u64::MAX / 2,
             members: Vec::new(),
             bans: Vec::new(),
             invites: Vec::new(),
         });
+        // A window no bench reaches: the wakers wait in the coalescer.
+        let coalescer = Arc::new(Coalescer::new(Duration::from_secs(3600)));
         let ip = std::net::Ipv4Addr::LOCALHOST.into();
-        let peers: Vec<Arc<Peer>> = (0..=members)
+        let peers: Vec<Arc<SessionPeer>> = (0..=members)
             .map(|slot| {
                 let slot = u32::try_from(slot).unwrap_or(u32::MAX);
-                Arc::new(Peer::new(SessionId::new(slot, 1), ip, 1 << 20))
+                let link = SessionLink::new(1 << 20, coalescer.clone(), Format::Sori);
+                Arc::new(Peer::new(SessionId::new(slot, 1), ip, link))
             })
             .collect();
         {
             let mut state = room.lock();
             for (account, peer) in peers.iter().enumerate() {
-                state.attach(peer.clone(), i64::try_from(account).unwrap_or(i64::MAX));
+                let peer: Arc<Peer> = peer.clone();
+                state.attach(peer, i64::try_from(account).unwrap_or(i64::MAX));
             }
         }
         let mut fanout = Fanout {
@@ -65,7 +75,7 @@ impl Fanout {
                 display_name: "Alice".to_owned(),
             },
             metrics: Arc::new(Metrics::default()),
-            wakers: Vec::new(),
+            coalescer,
             batch: VecDeque::new(),
         };
         // Every writer idle and waiting, as in a quiet room.
@@ -75,22 +85,24 @@ impl Fanout {
 
     /// Posts one message as the server does for a chat: the next sequence
     /// number, one encode, a push of the shared bytes to every other
-    /// member's outbox, the idle writers' wakers collected. Returns how
-    /// many wakers the post collected (one per idle recipient).
+    /// member's outbox, the idle writers' wakers handed to the coalescer.
+    /// Returns how many wakers the post deferred (one per idle recipient).
     pub fn post(&mut self, text: &str) -> usize {
-        let read_at = tokio::time::Instant::now();
-        self.room.lock().post(
-            &self.room.name,
-            self.sender,
-            &self.user,
-            text.to_owned(),
-            0,
-            0,
-            (read_at, &self.metrics),
-            &mut self.wakers,
-        );
-        let woken = self.wakers.len();
-        self.wakers.clear();
+        let before = self.coalescer.n_pending();
+        let mut state = self.room.lock();
+        let post = Post {
+            from: self.sender,
+            user: &self.user,
+            text: text.to_owned(),
+            now_ms: 0,
+            read_at: tokio::time::Instant::now(),
+            metrics: &self.metrics,
+            tail_len: 0,
+        };
+        let _ = LocalBus.publish(&self.room, &mut state, post);
+        drop(state);
+        let woken = self.coalescer.n_pending() - before;
+        self.coalescer.forget_pending();
         woken
     }
 
@@ -100,11 +112,12 @@ impl Fanout {
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
         for peer in &self.peers {
-            while let Poll::Ready(Mode::Open) = peer.outbox.poll_take(&mut cx, &mut self.batch) {
+            let outbox = &peer.link.outbox;
+            while let Poll::Ready(Mode::Open) = outbox.poll_take(&mut cx, &mut self.batch) {
                 let n_frames = self.batch.len() as u64;
                 let n_bytes = self.batch.iter().map(Bytes::len).sum();
                 self.batch.clear();
-                peer.outbox.release(n_bytes, n_frames);
+                outbox.release(n_bytes, n_frames);
             }
         }
     }

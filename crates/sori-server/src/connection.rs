@@ -8,11 +8,12 @@
 use std::io;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use sori_protocol::pb::ErrorCode;
 use sori_protocol::{DecodeError, Frame, HeaderError, decode};
 
-use crate::refusal::Refusal;
+use sori_core::refusal::Refusal;
+
 use crate::transport::{Fill, Reader};
 
 /// Bytes asked of the kernel per read.
@@ -24,9 +25,28 @@ pub(crate) enum Incoming {
     Frame(Frame, usize),
     /// A well-framed but unusable frame (unknown type, garbage body): answer
     /// the refusal with the request id and go on.
-    Skipped { request_id: u32, refusal: Refusal },
+    Skipped {
+        request_id: u32,
+        /// The frame's length on the wire, for the rate limits.
+        len: usize,
+        refusal: Refusal,
+    },
     /// A header that cannot be trusted: close the connection.
     Fatal(Refusal),
+    /// WebSocket only: bytes to write back at once (a pong).
+    Control(Bytes),
+    /// WebSocket only: the client closed; answer with this close frame.
+    Closed(Bytes),
+}
+
+/// The WebSocket framing around a session's Sori frames: each binary
+/// message carries exactly one whole frame.
+struct WebSocket {
+    decoder: sori_ws::Decoder,
+    /// Socket bytes not yet decoded into WebSocket messages.
+    raw: BytesMut,
+    /// The close code to end with: 1000, or the protocol error's.
+    close_code: u16,
 }
 
 pub(crate) struct Connection {
@@ -36,6 +56,8 @@ pub(crate) struct Connection {
     /// arrived yet.
     skip: usize,
     max_body_len: u32,
+    /// Set on WebSocket sessions. Boxed: TCP sessions carry a pointer.
+    ws: Option<Box<WebSocket>>,
 }
 
 impl Connection {
@@ -45,20 +67,56 @@ impl Connection {
             buf: BytesMut::new(),
             skip: 0,
             max_body_len,
+            ws: None,
+        }
+    }
+
+    /// A WebSocket session's connection; `early` holds bytes the client
+    /// sent after its upgrade request.
+    pub(crate) fn websocket(socket: Reader, max_body_len: u32, early: BytesMut) -> Self {
+        let max_message = max_body_len as usize + sori_protocol::HEADER_LEN;
+        Connection {
+            ws: Some(Box::new(WebSocket {
+                decoder: sori_ws::Decoder::new(max_message),
+                raw: early,
+                close_code: 1000,
+            })),
+            ..Connection::new(socket, max_body_len)
+        }
+    }
+
+    /// For WebSocket sessions, the close frame to end with.
+    pub(crate) fn ws_close_code(&self) -> Option<u16> {
+        self.ws.as_ref().map(|ws| ws.close_code)
+    }
+
+    /// Where socket bytes go: the frame buffer, or the WebSocket buffer.
+    fn read_buf(&mut self) -> &mut BytesMut {
+        match &mut self.ws {
+            Some(ws) => &mut ws.raw,
+            None => &mut self.buf,
         }
     }
 
     /// Reads what the stream has, or registers for it (cancel-safe: a
     /// pending poll took no bytes).
     pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Fill>> {
-        let fill = ready!(self.socket.poll_fill(cx, &mut self.buf, READ_CHUNK))?;
+        let buf = match &mut self.ws {
+            Some(ws) => &mut ws.raw,
+            None => &mut self.buf,
+        };
+        let fill = ready!(self.socket.poll_fill(cx, buf, READ_CHUNK))?;
         self.after_read(&fill);
         Poll::Ready(Ok(fill))
     }
 
     /// Takes what the kernel already has, without waiting.
     pub(crate) fn try_fill(&mut self) -> io::Result<Fill> {
-        let fill = self.socket.try_fill(&mut self.buf, READ_CHUNK)?;
+        let buf = match &mut self.ws {
+            Some(ws) => &mut ws.raw,
+            None => &mut self.buf,
+        };
+        let fill = self.socket.try_fill(buf, READ_CHUNK)?;
         self.after_read(&fill);
         Ok(fill)
     }
@@ -76,15 +134,92 @@ impl Connection {
         if self.buf.is_empty() && self.buf.capacity() > 0 {
             self.buf = BytesMut::new();
         }
+        let raw = self.read_buf();
+        if raw.is_empty() && raw.capacity() > 0 {
+            *raw = BytesMut::new();
+        }
     }
 
     /// True if the stream stopped inside a frame.
     pub(crate) fn has_partial_frame(&self) -> bool {
-        !self.buf.is_empty() || self.skip > 0
+        !self.buf.is_empty()
+            || self.skip > 0
+            || self.ws.as_ref().is_some_and(|ws| !ws.raw.is_empty())
     }
 
     /// The next complete frame (or verdict) in the buffer, if any.
     pub(crate) fn next_frame(&mut self) -> Option<Incoming> {
+        if self.ws.is_some() {
+            return self.next_ws_frame();
+        }
+        self.next_tcp_frame()
+    }
+
+    /// The next frame of a WebSocket session: one per binary message.
+    fn next_ws_frame(&mut self) -> Option<Incoming> {
+        loop {
+            // Invariant: called only on WebSocket sessions.
+            let ws = self.ws.as_mut().expect("a WebSocket session");
+            let event = match ws.decoder.decode(&mut ws.raw) {
+                Ok(Some(event)) => event,
+                Ok(None) => return None,
+                Err(err) => {
+                    ws.close_code = err.close_code();
+                    let code = match err {
+                        sori_ws::ProtocolError::MessageTooLong { .. } => ErrorCode::FrameTooLarge,
+                        _ => ErrorCode::BadWebsocket,
+                    };
+                    return Some(Incoming::Fatal(Refusal::new(code, err.to_string())));
+                }
+            };
+            match event {
+                sori_ws::Event::Binary(payload) => {
+                    let whole = payload.len();
+                    self.buf = BytesMut::from(payload);
+                    let incoming = self.next_tcp_frame();
+                    let left = self.buf.len() + self.skip;
+                    self.buf = BytesMut::new();
+                    self.skip = 0;
+                    return Some(match incoming {
+                        _ if left > 0 && left < whole => Incoming::Fatal(Refusal::new(
+                            ErrorCode::BadWebsocket,
+                            "a WebSocket message carries exactly one frame, not more",
+                        )),
+                        None | Some(Incoming::Fatal(_)) if left > 0 => {
+                            incoming.unwrap_or_else(|| {
+                                Incoming::Fatal(Refusal::new(
+                                    ErrorCode::BadWebsocket,
+                                    "a WebSocket message carries exactly one whole frame",
+                                ))
+                            })
+                        }
+                        Some(incoming) => incoming,
+                        None => Incoming::Fatal(Refusal::new(
+                            ErrorCode::BadWebsocket,
+                            "an empty WebSocket message",
+                        )),
+                    });
+                }
+                sori_ws::Event::Text(_) => {
+                    ws.close_code = 1003;
+                    return Some(Incoming::Fatal(Refusal::new(
+                        ErrorCode::BadWebsocket,
+                        "text messages are not spoken here: send each frame as a binary message",
+                    )));
+                }
+                sori_ws::Event::Ping(payload) => {
+                    return Some(Incoming::Control(sori_ws::pong(&payload)));
+                }
+                sori_ws::Event::Pong(_) => {}
+                sori_ws::Event::Close { code, .. } => {
+                    return Some(Incoming::Closed(sori_ws::close(code.unwrap_or(1000), "")));
+                }
+            }
+        }
+    }
+
+    /// The next frame of the byte stream in `buf`.
+    fn next_tcp_frame(&mut self) -> Option<Incoming> {
         match decode(&self.buf, self.max_body_len) {
             Ok((frame, len)) => {
                 self.buf.advance(len);
@@ -122,12 +257,14 @@ impl Connection {
                 };
                 // Invariant: only UnknownType and MalformedBody reach here,
                 // and both carry the frame length.
-                self.skip = err
+                let len = err
                     .skip_len()
                     .expect("recoverable errors have a skip length");
+                self.skip = len;
                 self.discard_skipped();
                 Some(Incoming::Skipped {
                     request_id,
+                    len,
                     refusal,
                 })
             }

@@ -36,25 +36,35 @@ impl Coalescer {
         }
     }
 
-    /// Wakes `wakers` at the end of the current window (at once, with no
-    /// window). Leaves `wakers` empty.
-    pub(crate) fn wake(&self, wakers: &mut Vec<Waker>) {
-        if wakers.is_empty() {
-            return;
-        }
+    /// Wakes `waker` at the end of the current window (at once, with no
+    /// window).
+    pub(crate) fn defer(&self, waker: Waker) {
         if self.window.is_zero() {
-            wakers.drain(..).for_each(Waker::wake);
+            waker.wake();
             return;
         }
         let first = {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            let first = pending.is_empty();
-            pending.append(wakers);
-            first
+            pending.push(waker);
+            pending.len() == 1
         };
         if first {
             self.started.notify_one();
         }
+    }
+
+    /// Writers waiting for the window's end (for the benches).
+    pub(crate) fn n_pending(&self) -> usize {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Drops the writers waiting for the window's end (for the benches,
+    /// which drive no writers).
+    pub(crate) fn forget_pending(&self) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// The flusher task: at the end of each window, wakes every writer that

@@ -5,51 +5,32 @@
 //! that need a login are handled by functions that take a `Session`, so no
 //! code path can reach them without one.
 
-use std::cell::Cell;
 use std::future::poll_fn;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::task::Waker;
 
+use sori_core::event::Event;
+use sori_core::peer::Peer;
+use sori_core::refusal::Refusal;
+use sori_core::session::SessionId;
+use sori_core::{Caller, ChatStep, Session};
 use sori_protocol::pb::{self, ErrorCode};
-use sori_protocol::{Direction, Frame, Message, PROTOCOL_VERSION, encode_to_bytes};
+use sori_protocol::{Direction, Frame, Message, PROTOCOL_VERSION};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::connection::{Connection, Incoming};
-use crate::hub::username_key;
-use crate::metrics::Metrics;
-use crate::moderation;
-use crate::peer::Peer;
+use crate::dispatch;
+use crate::link::{Format, SessionLink, SessionPeer};
 use crate::rate::{FrameVerdict, SessionLimits};
-use crate::refusal::Refusal;
-use crate::rooms;
-use crate::server::{Place, Shared};
-use crate::session::SessionId;
+use crate::server::{Kind, Place, Shared};
 use crate::transport::{self, Fill};
+use crate::upgrade;
 use crate::writer::{Stop, Writer};
 
 /// Most reads in a row before the handler lets other tasks run, so one
 /// flooding client cannot hog a worker thread.
 const MAX_READS_PER_WAKE: usize = 16;
-
-/// Most writer wakers a worker thread keeps room for between read batches
-/// (16 bytes each).
-const MAX_KEPT_WAKERS: usize = 4096;
-
-thread_local! {
-    /// The writers a read batch queued messages for, woken once the batch
-    /// is handled: one writev per recipient per batch. A scratch list per
-    /// worker thread, not per session, so idle sessions keep none.
-    static WAKERS: Cell<Vec<Waker>> = const { Cell::new(Vec::new()) };
-}
-
-/// A logged-in session: only code holding one can chat.
-struct Session {
-    account_id: i64,
-    /// Shared with the hub's user table: one copy per logged-in user.
-    user: Arc<pb::UserInfo>,
-}
 
 enum State {
     Connected,
@@ -84,7 +65,7 @@ enum End {
 
 struct Handler {
     shared: Arc<Shared>,
-    peer: Arc<Peer>,
+    peer: Arc<SessionPeer>,
     conn: Connection,
     state: State,
     last_rx: Instant,
@@ -99,44 +80,86 @@ struct Handler {
     partial_since: Option<Instant>,
     /// Frames handled so far, to tell when a partial frame made progress.
     frames_seen: u32,
+    /// When the connection was accepted: the login timeout counts from
+    /// here, handshakes included.
+    accepted_at: Instant,
 }
 
 /// Serves one accepted connection, in a task of its own, until it ends.
-pub(crate) fn spawn(shared: &Arc<Shared>, stream: TcpStream, place: Place) {
+pub(crate) fn spawn(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    kind: Kind,
+    ip: IpAddr,
+    mut place: Place,
+    accepted_at: Instant,
+) {
     // Frames are batched by the writer; Nagle would only add latency.
     let _ = stream.set_nodelay(true);
     let peer_addr = stream.peer_addr().ok();
-    match &shared.tls {
-        None => {
-            let (read_half, write_half) = transport::plain(stream);
-            let task = session(
-                shared.clone(),
-                read_half,
-                write_half,
-                ip_of(peer_addr),
-                place,
-            );
-            shared.tracker.spawn(task);
-        }
-        Some(acceptor) => {
-            // The handshake counts against the login timeout. Boxed: its
-            // state is large and only needed until the handshake is done.
-            let handshake =
-                tokio::time::timeout(shared.config.login_timeout, acceptor.accept(stream));
-            let owned = shared.clone();
-            let task = Box::pin(async move {
-                match handshake.await {
-                    Ok(Ok(stream)) => {
-                        let (read_half, write_half) = transport::tls(stream);
-                        session(owned, read_half, write_half, ip_of(peer_addr), place).await;
-                    }
-                    Ok(Err(err)) => tracing::debug!(?peer_addr, %err, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(?peer_addr, "TLS handshake timed out"),
-                }
-            });
-            shared.tracker.spawn(task);
-        }
+    let login_deadline = accepted_at + shared.config.login_timeout;
+    if shared.tls.is_none() && kind == Kind::Tcp {
+        let (read_half, write_half) = transport::plain(stream);
+        let conn = Connection::new(read_half, shared.config.max_frame_len);
+        let task = session(
+            shared.clone(),
+            conn,
+            write_half,
+            ip,
+            Format::Sori,
+            place,
+            accepted_at,
+        );
+        shared.tracker.spawn(task);
+        return;
     }
+    // A handshake (TLS, WebSocket, or both) comes first; it counts against
+    // the login timeout. Boxed: its state is large and only needed until
+    // the handshake is done.
+    let owned = shared.clone();
+    let task = Box::pin(async move {
+        let (read_half, write_half) = match &owned.tls {
+            None => transport::plain(stream),
+            Some(acceptor) => {
+                match tokio::time::timeout_at(login_deadline, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => transport::tls(stream),
+                    Ok(Err(err)) => {
+                        tracing::debug!(?peer_addr, %err, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(?peer_addr, "TLS handshake timed out");
+                        return;
+                    }
+                }
+            }
+        };
+        let (conn, write_half, ip, format) = match kind {
+            Kind::Tcp => (
+                Connection::new(read_half, owned.config.max_frame_len),
+                write_half,
+                ip,
+                Format::Sori,
+            ),
+            Kind::WebSocket => {
+                let upgraded = upgrade::accept(
+                    &owned,
+                    read_half,
+                    write_half,
+                    ip,
+                    &mut place,
+                    login_deadline,
+                )
+                .await;
+                match upgraded {
+                    Some((conn, write_half, ip)) => (conn, write_half, ip, Format::WebSocket),
+                    None => return,
+                }
+            }
+        };
+        session(owned, conn, write_half, ip, format, place, accepted_at).await;
+    });
+    shared.tracker.spawn(task);
 }
 
 /// Sets a session up and returns the future that runs it. Not an `async
@@ -144,22 +167,29 @@ pub(crate) fn spawn(shared: &Arc<Shared>, stream: TcpStream, place: Place) {
 /// and this future is what every idle session costs.
 fn session(
     shared: Arc<Shared>,
-    read_half: transport::Reader,
+    conn: Connection,
     write_half: transport::Writer,
     ip: IpAddr,
+    format: Format,
     place: Place,
+    accepted_at: Instant,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let peer = shared.hub.connect(ip);
+    let link = SessionLink::new(
+        shared.config.outbound_queue_bytes,
+        shared.coalescer.clone(),
+        format,
+    );
+    let peer = shared.core.hub.connect(ip, link);
     shared.metrics.sessions.inc();
     if shared.shutdown.is_cancelled() {
         // Shutdown closes every session it finds in the hub; this one
         // joined after it looked.
-        peer.close(Some(shutting_down()));
+        peer.close(Some(&shutting_down()));
     }
     let mut writer = Writer::new(write_half);
     let limits = SessionLimits::new(&shared.config.limits, std::time::Instant::now());
     let mut handler = Handler {
-        conn: Connection::new(read_half, shared.config.max_frame_len),
+        conn,
         shared,
         peer,
         state: State::Connected,
@@ -169,42 +199,38 @@ fn session(
         partial_since: None,
         frames_seen: 0,
         limits,
+        accepted_at,
     };
     async move {
         let end = handler.run(&mut writer).await;
         handler.finish(end);
         let grace = handler.shared.config.shutdown_grace;
         // Boxed: only the end of a session needs it.
-        Box::pin(writer.finish(&handler.peer, &handler.shared.metrics, grace)).await;
+        Box::pin(writer.finish(&handler.peer.link, &handler.shared.metrics, grace)).await;
         // The session's place is free once its socket is closed.
         drop(place);
     }
 }
 
-/// The client's address, for bans and logs.
-fn ip_of(peer_addr: Option<std::net::SocketAddr>) -> IpAddr {
-    peer_addr.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |addr| addr.ip())
-}
-
 /// What shutdown tells every session.
-pub(crate) fn shutting_down() -> bytes::Bytes {
-    encode_to_bytes(
-        0,
-        &Message::kicked(ErrorCode::ShuttingDown, "the server is shutting down"),
-    )
+pub(crate) fn shutting_down() -> Event {
+    Event::push(Message::kicked(
+        ErrorCode::ShuttingDown,
+        "the server is shutting down",
+    ))
 }
 
 impl Handler {
     async fn run(&mut self, writer: &mut Writer) -> End {
         let config = &self.shared.config;
-        let login_deadline = self.last_rx + config.login_timeout;
+        let login_deadline = self.accepted_at + config.login_timeout;
         let timer = tokio::time::sleep_until(login_deadline);
         tokio::pin!(timer);
         loop {
             tokio::select! {
                 biased;
                 // Writes first: what is queued goes out before more is read.
-                stop = poll_fn(|cx| writer.poll_drive(cx, &self.peer, &self.shared.metrics)) => {
+                stop = poll_fn(|cx| writer.poll_drive(cx, &self.peer.link.outbox, &self.shared.metrics)) => {
                     return End::Stopped(stop);
                 }
                 res = poll_fn(|cx| self.conn.poll_fill(cx)) => {
@@ -279,7 +305,7 @@ impl Handler {
                 if now >= ping_at {
                     self.pinged = true;
                     let nonce = self.peer.id.to_u64();
-                    self.push(0, &Message::Ping(pb::Ping { nonce }));
+                    self.push(0, Message::Ping(pb::Ping { nonce }));
                     return Ok(idle_at);
                 }
                 Ok(ping_at)
@@ -320,14 +346,14 @@ impl Handler {
     fn rate_limited(&mut self, request_id: u32, len: usize) {
         self.shared.metrics.rate_limited.inc();
         let wait = self.limits.retry_after(len, std::time::Instant::now());
-        let until_ms = crate::hub::now_ms()
+        let until_ms = sori_core::hub::now_ms()
             .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
         let refusal = Refusal::until(
             ErrorCode::RateLimited,
             format!("over the rate limit; retry in {} ms", wait.as_millis()),
             until_ms,
         );
-        self.push(request_id, &refusal.to_message());
+        self.push(request_id, refusal.to_message());
     }
 
     /// Starts (or restarts, after progress) the slowloris clock while the
@@ -342,19 +368,8 @@ impl Handler {
     }
 
     /// Handles the frames that need no waiting, until the reads run dry,
-    /// the connection ends, or a frame needs `handle_slow`.
+    /// the connection ends, or a frame needs `slow`.
     fn read_step(&mut self, first: Fill) -> Step {
-        let mut wakers = WAKERS.with(Cell::take);
-        let step = self.read_frames(first, &mut wakers);
-        self.shared.coalescer.wake(&mut wakers);
-        if wakers.capacity() <= MAX_KEPT_WAKERS {
-            WAKERS.with(|kept| kept.set(wakers));
-        }
-        step
-    }
-
-    /// `read_step`'s work; `wakers` collects the writers to wake.
-    fn read_frames(&mut self, first: Fill, wakers: &mut Vec<Waker>) -> Step {
         let mut fill = first;
         for reads in 1..=MAX_READS_PER_WAKE {
             match fill {
@@ -374,44 +389,55 @@ impl Handler {
                 }
             }
             while let Some(incoming) = self.conn.next_frame() {
+                let (request_id, len) = match &incoming {
+                    Incoming::Frame(frame, len) => (frame.request_id, *len),
+                    Incoming::Skipped {
+                        request_id, len, ..
+                    } => (*request_id, *len),
+                    Incoming::Fatal(refusal) => {
+                        self.shared.metrics.bad_frames.inc();
+                        return Step::End(End::Kick(refusal.clone()));
+                    }
+                    Incoming::Control(bytes) => {
+                        self.peer.link.push_raw(bytes.clone());
+                        continue;
+                    }
+                    Incoming::Closed(bytes) => {
+                        self.peer.link.push_raw(bytes.clone());
+                        return Step::End(End::Eof);
+                    }
+                };
+                // Every frame counts against the rate limits, the ones
+                // that are refused unread included.
+                self.shared.metrics.frames_in.inc();
+                self.frames_seen = self.frames_seen.wrapping_add(1);
+                match self.limits.check_frame(len, std::time::Instant::now()) {
+                    FrameVerdict::Accept => {}
+                    FrameVerdict::OverLimit => {
+                        self.rate_limited(request_id, len);
+                        continue;
+                    }
+                    FrameVerdict::Disconnect => {
+                        self.shared.metrics.rate_limited.inc();
+                        return Step::End(End::Kick(Refusal::new(
+                            ErrorCode::RateLimited,
+                            "too many messages, too fast, too often",
+                        )));
+                    }
+                }
                 match incoming {
-                    Incoming::Frame(frame, len) => {
-                        self.shared.metrics.frames_in.inc();
-                        self.frames_seen = self.frames_seen.wrapping_add(1);
-                        match self.limits.check_frame(len, std::time::Instant::now()) {
-                            FrameVerdict::Accept => {}
-                            FrameVerdict::OverLimit => {
-                                self.rate_limited(frame.request_id, len);
-                                continue;
-                            }
-                            FrameVerdict::Disconnect => {
-                                self.shared.metrics.rate_limited.inc();
-                                return Step::End(End::Kick(Refusal::new(
-                                    ErrorCode::RateLimited,
-                                    "too many messages, too fast, too often",
-                                )));
-                            }
-                        }
-                        if let slow @ Step::Slow(..) = self.handle(frame, wakers) {
+                    Incoming::Frame(frame, _) => {
+                        if let slow @ Step::Slow(..) = self.handle(frame) {
                             return slow;
                         }
                     }
-                    Incoming::Skipped {
-                        request_id,
-                        refusal,
-                    } => {
+                    Incoming::Skipped { refusal, .. } => {
                         self.shared.metrics.bad_frames.inc();
-                        self.push(request_id, &refusal.to_message());
+                        self.push(request_id, refusal.to_message());
                     }
-                    Incoming::Fatal(refusal) => {
-                        self.shared.metrics.bad_frames.inc();
-                        return Step::End(End::Kick(refusal));
-                    }
+                    _ => {}
                 }
             }
-            // Let the writers start on this read's messages before reading
-            // more.
-            self.shared.coalescer.wake(wakers);
             if reads == MAX_READS_PER_WAKE {
                 // Read no more than this pass handles: bytes read now and
                 // left in the buffer would wait for the client's next
@@ -429,8 +455,8 @@ impl Handler {
     }
 
     /// Handles one frame if it can be answered without waiting (`Done`);
-    /// otherwise hands it back for `handle_slow` (`Slow`).
-    fn handle(&mut self, frame: Frame, wakers: &mut Vec<Waker>) -> Step {
+    /// otherwise hands it back for `slow` (`Slow`).
+    fn handle(&mut self, frame: Frame) -> Step {
         let Frame {
             request_id,
             message,
@@ -441,33 +467,32 @@ impl Handler {
                 ErrorCode::UnexpectedMessage,
                 format!("{:?} is sent by servers, not clients", message.msg_type()),
             );
-            self.push(request_id, &refusal.to_message());
+            self.push(request_id, refusal.to_message());
             return Step::Done;
         }
         // The hot requests are answered without awaiting anything; the
         // rest (logins, room changes, moderation: rare, and with deep
         // futures) run boxed, so their state is not carried in every
         // idle session's task.
-        let reply = match (message, &mut self.state) {
-            (Message::Hello(hello), _) => Ok(self.welcome(&hello)),
+        let reply = match (message, &self.state) {
+            (Message::Hello(hello), _) => Ok(Some(self.welcome(&hello))),
             (Message::Ping(ping), _) => Ok(Some(Message::Pong(pb::Pong { nonce: ping.nonce }))),
             // A Pong answers our heartbeat; receiving it was the point.
             (Message::Pong(_), _) => Ok(None),
             (Message::Chat(chat), State::Authenticated(session)) => {
-                let caller = rooms::Caller {
-                    shared: &self.shared,
-                    peer: &self.peer,
-                    account_id: session.account_id,
-                    user: &session.user,
-                    request_id,
-                    read_at: self.last_rx,
-                };
-                rooms::chat(&caller, &chat.room, chat.text, wakers).map(|()| None)
-            }
-            (Message::ListUsers(_), State::Authenticated(_)) => {
-                Ok(Some(Message::UserList(pb::UserList {
-                    users: self.shared.hub.list_users(),
-                })))
+                let peer: Arc<Peer> = self.peer.clone();
+                let caller = Caller::new(&peer, session, request_id, self.last_rx);
+                match self.shared.core.chat(&caller, &chat.room, chat.text) {
+                    Ok(ChatStep::Sent) => Ok(None),
+                    Ok(ChatStep::Reserve(text)) => {
+                        let chat = pb::Chat {
+                            room: chat.room,
+                            text,
+                        };
+                        return Step::Slow(request_id, Message::Chat(chat));
+                    }
+                    Err(refusal) => Err(refusal),
+                }
             }
             (message, _) => return Step::Slow(request_id, message),
         };
@@ -486,7 +511,7 @@ impl Handler {
         let peer = self.peer.clone();
         let metrics = self.shared.metrics.clone();
         let work = self.handle_slow(request_id, message);
-        match while_writing(work, writer, &peer, &metrics).await {
+        match while_writing(work, writer, &peer.link.outbox, &metrics).await {
             (_, Some(stop)) => Some(End::Stopped(stop)),
             (end, None) => end,
         }
@@ -494,34 +519,38 @@ impl Handler {
 
     /// Requests that may wait for the store or the password hasher.
     async fn handle_slow(&mut self, request_id: u32, message: Message) -> Option<End> {
-        let reply = match message {
-            Message::Register(req) => self.register(req).await,
-            Message::Login(req) => self.login(request_id, req).await,
-            other => match &mut self.state {
-                State::Connected => Err(Refusal::new(ErrorCode::NotAuthenticated, "log in first")),
-                State::Authenticated(session) => {
-                    let mut wakers = Vec::new();
-                    let res = authenticated(
-                        &self.shared,
-                        &self.peer,
-                        session,
-                        request_id,
-                        other,
-                        self.last_rx,
-                        &mut wakers,
-                    )
-                    .await;
-                    self.shared.coalescer.wake(&mut wakers);
-                    if let Ok(Reply::Logout) = res {
-                        self.push(request_id, &Message::Ok(pb::Ok {}));
+        let core = &self.shared.core;
+        let reply = match (message, &mut self.state) {
+            (Message::Register(req), State::Connected) => core
+                .register(req)
+                .await
+                .map(|()| Some(Message::Ok(pb::Ok {}))),
+            (Message::Login(req), State::Connected) => self.login(request_id, req).await,
+            (Message::Register(_) | Message::Login(_), State::Authenticated(_)) => {
+                Err(already_authenticated())
+            }
+            (_, State::Connected) => Err(Refusal::new(ErrorCode::NotAuthenticated, "log in first")),
+            (message, State::Authenticated(session)) => {
+                let peer: Arc<Peer> = self.peer.clone();
+                let res = dispatch::authenticated(
+                    core,
+                    &peer,
+                    session,
+                    request_id,
+                    message,
+                    self.last_rx,
+                )
+                .await;
+                match res {
+                    Ok(sori_core::Outcome::Logout) => {
+                        self.push(request_id, Message::Ok(pb::Ok {}));
                         return Some(End::Kick(Refusal::new(ErrorCode::LoggedOut, "logged out")));
                     }
-                    res.map(|reply| match reply {
-                        Reply::Message(msg) => Some(msg),
-                        Reply::Sent | Reply::Logout => None,
-                    })
+                    Ok(sori_core::Outcome::Reply(msg)) => Ok(Some(msg)),
+                    Ok(sori_core::Outcome::Sent) => Ok(None),
+                    Err(refusal) => Err(refusal),
                 }
-            },
+            }
         };
         self.answer(request_id, reply);
         None
@@ -530,57 +559,44 @@ impl Handler {
     /// Queues the answer to a request, if it has one to queue.
     fn answer(&self, request_id: u32, reply: Result<Option<Message>, Refusal>) {
         match reply {
-            Ok(Some(msg)) => self.push(request_id, &msg),
+            Ok(Some(msg)) => self.push(request_id, msg),
             Ok(None) => {}
-            Err(refusal) => self.push(request_id, &refusal.to_message()),
+            Err(refusal) => self.push(request_id, refusal.to_message()),
         }
     }
 
-    fn welcome(&self, hello: &pb::Hello) -> Option<Message> {
+    fn welcome(&self, hello: &pb::Hello) -> Message {
         let config = &self.shared.config;
         if hello.protocol_version != 0 && hello.protocol_version != u32::from(PROTOCOL_VERSION) {
-            return Some(Message::error(
+            return Message::error(
                 ErrorCode::UnsupportedVersion,
                 format!(
                     "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
                     hello.protocol_version
                 ),
-            ));
+            );
         }
-        Some(Message::Welcome(pb::Welcome {
+        Message::Welcome(pb::Welcome {
             protocol_version: u32::from(PROTOCOL_VERSION),
             server_name: config.server_name.clone(),
             max_frame_len: config.max_frame_len,
             max_text_len: u32::try_from(config.max_text_len).unwrap_or(u32::MAX),
             login_timeout_ms: millis(config.login_timeout),
             idle_timeout_ms: millis(config.idle_timeout),
-        }))
+        })
     }
 
-    async fn register(&mut self, req: pb::Register) -> Result<Option<Message>, Refusal> {
-        if matches!(self.state, State::Authenticated(_)) {
-            return Err(already_authenticated());
-        }
-        self.shared
-            .accounts
-            .register(&req.username, &req.password, &req.display_name)
-            .await?;
-        tracing::info!(username = %req.username, "account registered");
-        Ok(Some(Message::Ok(pb::Ok {})))
-    }
-
+    /// Logs in, behind the failed-login throttle (an edge's concern: it is
+    /// keyed by the client's address).
     async fn login(&mut self, request_id: u32, req: pb::Login) -> Result<Option<Message>, Refusal> {
-        if matches!(self.state, State::Authenticated(_)) {
-            return Err(already_authenticated());
-        }
         let shared = &self.shared;
-        let key = username_key(&req.username);
+        let key = sori_core::hub::username_key(&req.username);
         let ip = self.peer.ip;
         if let Some(wait) = shared
             .login_throttle
             .delay(&key, ip, std::time::Instant::now())
         {
-            let until_ms = crate::hub::now_ms()
+            let until_ms = sori_core::hub::now_ms()
                 .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
             return Err(Refusal::until(
                 ErrorCode::LoginThrottled,
@@ -591,10 +607,15 @@ impl Handler {
                 until_ms,
             ));
         }
-        let account = match shared.accounts.login(&req.username, &req.password).await {
-            Ok(account) => {
+        let peer: Arc<Peer> = self.peer.clone();
+        let session = match shared
+            .core
+            .login(&peer, request_id, &req.username, &req.password)
+            .await
+        {
+            Ok(session) => {
                 shared.login_throttle.record_success(&key, ip);
-                account
+                session
             }
             Err(refusal) => {
                 if refusal.code == ErrorCode::BadCredentials {
@@ -605,49 +626,14 @@ impl Handler {
                 return Err(refusal);
             }
         };
-        let now = crate::hub::now_ms();
-        if let Some(ban) = shared.store.account_ban(account.id, now).await? {
-            return Err(moderation::banned_error(&ban));
-        }
-        if let Some(mute) = shared.store.mute(account.id, now).await? {
-            self.peer.set_muted_until(mute.until_ms.unwrap_or(i64::MAX));
-        }
-        let user = Arc::new(pb::UserInfo {
-            username: account.username.clone(),
-            display_name: account.display_name.clone(),
-        });
-        // Read before going online: a whisper stored after this read finds
-        // the user online and is delivered live, or waits for the next login.
-        let whispers = rooms::stored_whispers(shared, account.id).await?;
-        let rooms = shared.hub.login(&self.peer, account.id, user.clone())?;
         self.rearm = true;
-        self.state = State::Authenticated(Box::new(Session {
-            account_id: account.id,
-            user: user.clone(),
-        }));
-        let user = Arc::unwrap_or_clone(user);
-        tracing::debug!(session = %self.peer.id, username = %user.username, "logged in");
-        let login_ok = Message::LoginOk(pb::LoginOk {
-            session_id: self.peer.id.to_u64(),
-            user: Some(user),
-            rooms,
-            offline_whispers: u32::try_from(whispers.len()).unwrap_or(u32::MAX),
-        });
-        self.push(request_id, &login_ok);
-        if !whispers.is_empty() {
-            let ids: Vec<i64> = whispers.iter().map(|(id, _)| *id).collect();
-            for (_, whisper) in whispers {
-                self.push(0, &Message::WhisperMessage(whisper));
-            }
-            // Queued to this session: delivered once, so forget them.
-            shared.store.delete_offline_whispers(&ids).await?;
-        }
+        self.state = State::Authenticated(Box::new(session));
         Ok(None)
     }
 
     /// Encodes and queues a frame for this session.
-    fn push(&self, request_id: u32, msg: &Message) {
-        self.peer.send(encode_to_bytes(request_id, msg));
+    fn push(&self, request_id: u32, msg: Message) {
+        self.peer.push(&Event::new(request_id, msg));
     }
 
     /// Takes the session out of the hub and sets its outbox to how the
@@ -655,9 +641,10 @@ impl Handler {
     fn finish(&mut self, end: End) {
         let ip = self.peer.ip;
         let id: SessionId = self.peer.id;
+        let outbox = &self.peer.link.outbox;
         match &end {
             End::Eof => {
-                self.peer.outbox.finish(None);
+                outbox.finish(None);
             }
             End::Kick(refusal) => {
                 let kicked = Message::Kicked(pb::Kicked {
@@ -665,22 +652,22 @@ impl Handler {
                     message: refusal.message.clone(),
                     until_ms: refusal.until_ms,
                 });
-                self.peer.outbox.finish(Some(encode_to_bytes(0, &kicked)));
+                self.peer
+                    .link
+                    .close_with(&Event::push(kicked), self.conn.ws_close_code());
             }
             End::Stopped(Stop::Overflowed) => self.shared.metrics.slow_consumers.inc(),
             End::Stopped(Stop::Closing | Stop::Dead) => {}
             End::Stopped(Stop::Failed(_)) => {
                 self.shared.metrics.write_errors.inc();
-                self.peer.outbox.kill();
+                outbox.kill();
             }
-            End::Failed(_) => self.peer.outbox.kill(),
+            End::Failed(_) => outbox.kill(),
         }
         if let State::Authenticated(session) = &self.state {
-            self.shared
-                .hub
-                .logout(id, session.account_id, &session.user.username);
+            self.shared.core.logout(&*self.peer, session);
         }
-        self.shared.hub.disconnect(id);
+        self.shared.core.hub.disconnect(id);
         self.shared.metrics.sessions.sub(1);
         match end {
             End::Eof => tracing::debug!(session = %id, %ip, "connection closed by client"),
@@ -708,8 +695,8 @@ impl Handler {
 async fn while_writing<T>(
     work: impl Future<Output = T>,
     writer: &mut Writer,
-    peer: &Peer,
-    metrics: &Metrics,
+    outbox: &crate::outbox::Outbox,
+    metrics: &sori_core::metrics::Metrics,
 ) -> (T, Option<Stop>) {
     let mut work = std::pin::pin!(work);
     let mut stop = None;
@@ -717,123 +704,11 @@ async fn while_writing<T>(
         tokio::select! {
             biased;
             out = &mut work => return (out, stop),
-            stopped = poll_fn(|cx| writer.poll_drive(cx, peer, metrics)), if stop.is_none() => {
+            stopped = poll_fn(|cx| writer.poll_drive(cx, outbox, metrics)), if stop.is_none() => {
                 stop = Some(stopped);
             }
         }
     }
-}
-
-/// What an authenticated request produced.
-enum Reply {
-    /// Answer with this message.
-    Message(Message),
-    /// The answer was already queued (in order with a broadcast, or later
-    /// by the persister once the message is on disk).
-    Sent,
-    /// Answer Ok, then close the session.
-    Logout,
-}
-
-/// Requests that need a logged-in session.
-async fn authenticated(
-    shared: &Shared,
-    peer: &Arc<Peer>,
-    session: &mut Session,
-    request_id: u32,
-    message: Message,
-    read_at: Instant,
-    wakers: &mut Vec<Waker>,
-) -> Result<Reply, Refusal> {
-    let caller = rooms::Caller {
-        shared,
-        peer,
-        account_id: session.account_id,
-        user: &session.user,
-        request_id,
-        read_at,
-    };
-    let sent = |res: Result<(), Refusal>| res.map(|()| Reply::Sent);
-    match message {
-        Message::Chat(chat) => sent(rooms::chat(&caller, &chat.room, chat.text, wakers)),
-        Message::Whisper(whisper) => {
-            sent(rooms::whisper(&caller, &whisper.to_username, whisper.text).await)
-        }
-        Message::ListUsers(_) => Ok(Reply::Message(Message::UserList(pb::UserList {
-            users: shared.hub.list_users(),
-        }))),
-        Message::CreateRoom(req) => sent(rooms::create(&caller, req).await),
-        Message::JoinRoom(req) => sent(rooms::join(&caller, req).await),
-        Message::LeaveRoom(req) => sent(rooms::leave(&caller, &req.name).await),
-        Message::ListRooms(_) => Ok(Reply::Message(rooms::list(&caller))),
-        Message::ListMembers(req) => rooms::members(&caller, &req.room).map(Reply::Message),
-        Message::History(req) => rooms::history(&caller, req).await.map(Reply::Message),
-        Message::SetTopic(req) => sent(rooms::set_topic(&caller, req).await),
-        Message::Invite(req) => sent(rooms::invite(&caller, req).await),
-        Message::KickMember(req) => {
-            sent(rooms::remove(&caller, &req.room, &req.username, &req.reason, false).await)
-        }
-        Message::BanMember(req) => {
-            sent(rooms::remove(&caller, &req.room, &req.username, &req.reason, true).await)
-        }
-        Message::UnbanMember(req) => sent(rooms::unban(&caller, req).await),
-        Message::SetRole(req) => sent(rooms::set_role(&caller, req).await),
-        Message::SetDisplayName(req) => {
-            shared
-                .accounts
-                .set_display_name(session.account_id, &req.display_name)
-                .await?;
-            let renamed = Arc::new(pb::UserInfo {
-                username: session.user.username.clone(),
-                display_name: req.display_name,
-            });
-            shared
-                .hub
-                .rename(peer.id, session.account_id, renamed.clone());
-            session.user = renamed;
-            Ok(Reply::Message(Message::Ok(pb::Ok {})))
-        }
-        Message::AdminKick(_)
-        | Message::AdminBan(_)
-        | Message::AdminUnban(_)
-        | Message::AdminMute(_)
-        | Message::AdminUnmute(_) => sent(moderation::admin(&caller, message).await),
-        Message::Logout(_) => Ok(Reply::Logout),
-        Message::Register(_) | Message::Login(_) => Err(already_authenticated()),
-        other => Err(Refusal::new(
-            ErrorCode::UnexpectedMessage,
-            format!("{:?} is not a request", other.msg_type()),
-        )),
-    }
-}
-
-/// Chat and whisper text rules.
-pub(crate) fn check_text(text: &str, max_len: usize) -> Result<(), Refusal> {
-    if text.trim().is_empty() {
-        return Err(Refusal::new(
-            ErrorCode::EmptyMessage,
-            "the message is empty",
-        ));
-    }
-    if text.len() > max_len {
-        return Err(Refusal::new(
-            ErrorCode::MessageTooLong,
-            format!(
-                "the message is {} bytes; the limit is {max_len}",
-                text.len()
-            ),
-        ));
-    }
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(Refusal::new(
-            ErrorCode::InvalidText,
-            "the message contains control characters",
-        ));
-    }
-    Ok(())
 }
 
 fn already_authenticated() -> Refusal {

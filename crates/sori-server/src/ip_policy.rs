@@ -58,7 +58,6 @@ pub struct IpPolicyConfig {
 /// The compiled policy: ranges parsed, country codes normalised, the
 /// database loaded. Shared by the accept loop behind an `Arc`; `check` takes
 /// `&self` and never locks.
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) struct IpPolicy {
     allow: Vec<IpNet>,
     deny: Vec<IpNet>,
@@ -70,7 +69,6 @@ pub(crate) struct IpPolicy {
 
 /// What the policy says about one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) enum Verdict {
     /// Let it in.
     Allow,
@@ -81,7 +79,6 @@ pub(crate) enum Verdict {
 /// Which rule refused an address. `Display` gives the text for the log and
 /// the client's IP_REFUSED frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) enum Reason {
     /// The address is in this `deny` range.
     DeniedRange(IpNet),
@@ -102,7 +99,6 @@ pub(crate) struct CountryCode([u8; 2]);
 
 /// Why an [`IpPolicyConfig`] cannot be used.
 #[derive(Debug, thiserror::Error)]
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) enum PolicyError {
     /// `allow_countries` or `deny_countries` is set but `country_db` is not.
     #[error("country rules need a country database (ip_policy.country_db)")]
@@ -126,7 +122,6 @@ pub(crate) enum PolicyError {
 ///
 /// IPv6 addresses are grouped by /64 (see [`client_key`]), since one host
 /// usually has a whole /64 to rotate through.
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) struct RefusalLog {
     window: Duration,
     cap: usize,
@@ -143,7 +138,6 @@ struct LogState {
     next_prune: Option<Instant>,
 }
 
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 impl IpPolicy {
     /// Compiles a configuration, loading the country database if country
     /// rules are set.
@@ -208,7 +202,6 @@ impl IpPolicy {
     }
 }
 
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 impl RefusalLog {
     /// A log that reports each address at most once per `window` and tracks
     /// at most `cap` addresses.
@@ -258,6 +251,7 @@ impl RefusalLog {
         true
     }
 
+    #[cfg(test)]
     /// Refusals counted since the start.
     pub(crate) fn refusals(&self) -> u64 {
         self.refusals.load(Ordering::Relaxed)
@@ -275,7 +269,6 @@ impl Default for RefusalLog {
 /// After a sweep of a full map, how long before the next one may run.
 const PRUNE_BACKOFF: Duration = Duration::from_secs(1);
 
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 impl CountryCode {
     /// Parses two ASCII letters, in either case.
     pub(crate) fn parse(code: &str) -> Option<CountryCode> {

@@ -5,28 +5,23 @@
 //! around it, and the integration tests start it on port 0 in-process.
 #![warn(missing_docs, unreachable_pub)]
 
-mod accounts;
 #[doc(hidden)]
 pub mod bench;
 pub mod config;
 mod connection;
+mod dispatch;
 mod flush;
 mod handler;
-mod history;
-mod hub;
 pub mod ip_policy;
+mod link;
 pub mod metrics;
-mod moderation;
 mod outbox;
-mod peer;
+mod proxy_protocol;
 pub mod rate;
-mod refusal;
-mod room;
-mod rooms;
 mod server;
-pub mod session;
 mod transport;
+mod upgrade;
 mod writer;
 
 pub use config::Config;
-pub use server::{RunError, Server, bind, run};
+pub use server::{Listener, Listeners, RunError, Server, bind, run};

@@ -147,9 +147,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let store = SqliteStore::open(&config.database)
         .await
         .with_context(|| format!("opening database {}", config.database.display()))?;
-    let listener =
-        sori_server::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
-    sori_server::run(listener, config, Arc::new(store), shutdown_signal()).await?;
+    let mut listeners = vec![sori_server::Listener::Tcp(
+        sori_server::bind(config.listen).with_context(|| format!("binding {}", config.listen))?,
+    )];
+    if let Some(addr) = config.ws_listen {
+        let ws = sori_server::bind(addr).with_context(|| format!("binding ws_listen {addr}"))?;
+        listeners.push(sori_server::Listener::WebSocket(ws));
+    }
+    sori_server::run(listeners, config, Arc::new(store), shutdown_signal()).await?;
     Ok(())
 }
 

@@ -1,9 +1,10 @@
-//! Live counters and the once-a-second status line (the seeds' TPS monitor).
+//! The once-a-second status line (the seeds' TPS monitor) and the
+//! Prometheus endpoint, over the core's counters.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use sori_core::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
 /// Serves `GET /metrics` (Prometheus text) on `listener` until `shutdown`.
@@ -47,14 +48,12 @@ struct Snapshot {
     messages: u64,
 }
 
-impl Metrics {
-    fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            accepts: self.accepts.get(),
-            frames_in: self.frames_in.get(),
-            frames_out: self.frames_out.get(),
-            messages: self.messages.get(),
-        }
+fn snapshot(metrics: &Metrics) -> Snapshot {
+    Snapshot {
+        accepts: metrics.accepts.get(),
+        frames_in: metrics.frames_in.get(),
+        frames_out: metrics.frames_out.get(),
+        messages: metrics.messages.get(),
     }
 }
 
@@ -63,14 +62,14 @@ pub(crate) async fn report(metrics: Arc<Metrics>, interval: Duration, shutdown: 
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
-    let mut last = metrics.snapshot();
+    let mut last = snapshot(&metrics);
     let secs = interval.as_secs_f64();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        let now = metrics.snapshot();
+        let now = snapshot(&metrics);
         let rate = |now: u64, then: u64| (now.saturating_sub(then)) as f64 / secs;
         tracing::info!(
             target: "sori::status",

@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 
-use crate::metrics::Probe;
+use sori_core::metrics::Probe;
 
 #[cfg(test)]
 mod tests;

@@ -22,7 +22,6 @@ mod tests;
 /// Why a connection's PROXY protocol header was refused. The connection is
 /// closed: its first bytes cannot be trusted as either a header or frames.
 #[derive(Debug, thiserror::Error)]
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) enum ProxyError {
     /// The whole header did not arrive within the timeout.
     #[error("no complete PROXY protocol header within {0:?}")]
@@ -60,7 +59,6 @@ const FIXED_LEN: usize = 16;
 /// `TcpStream`. The header is read with exact reads (the signature first,
 /// so a client that sends frames instead is refused after 12 bytes), never
 /// past its advertised length.
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) async fn read_v2<S>(
     stream: &mut S,
     timeout: Duration,

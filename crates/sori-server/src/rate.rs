@@ -107,7 +107,6 @@ pub struct LoginThrottleConfig {
 /// bits of fraction), and the refill is recomputed from the elapsed time on
 /// every call, so rounding does not accumulate into drift that matters.
 #[derive(Debug, Clone, Copy, PartialEq)]
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) struct TokenBucket {
     rate_per_sec: f32,
     burst: f32,
@@ -120,7 +119,6 @@ pub(crate) struct TokenBucket {
 /// strikes that turn repeated over-limit frames into a disconnect. Owned by
 /// the session's own task; no locks.
 #[derive(Debug, Clone)]
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) struct SessionLimits {
     messages: TokenBucket,
     bytes: TokenBucket,
@@ -130,7 +128,6 @@ pub(crate) struct SessionLimits {
 
 /// What to do with one frame a session sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) enum FrameVerdict {
     /// Within the limits: handle it.
     Accept,
@@ -143,7 +140,6 @@ pub(crate) enum FrameVerdict {
 /// One token bucket per key (a client address, through [`client_key`]),
 /// shared by the accept loop. Keys whose bucket has refilled are swept, and
 /// at most `cap` keys are tracked.
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) struct KeyedLimiter<K> {
     rate_per_sec: f32,
     burst: f32,
@@ -153,7 +149,6 @@ pub(crate) struct KeyedLimiter<K> {
 
 /// Open connections per client address, with a ceiling. Cheap to clone.
 #[derive(Debug, Clone)]
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) struct ConnectionCounter {
     max_per_ip: u32,
     /// A std mutex: held for one map operation, never across `.await`.
@@ -165,7 +160,6 @@ pub(crate) struct ConnectionCounter {
 /// One counted connection; dropping it gives the slot back.
 #[derive(Debug)]
 #[must_use = "the connection is uncounted as soon as the guard drops"]
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) struct ConnectionGuard {
     counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
     key: IpAddr,
@@ -178,7 +172,6 @@ pub(crate) struct ConnectionGuard {
 /// attempt must still wait; when it lets a throttled key through, it
 /// reserves the next slot at once, so parallel attempts on many connections
 /// cannot all pass in the same instant.
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 pub(crate) struct LoginThrottle {
     config: LoginThrottleConfig,
     /// A std mutex: held for a few map operations, never across `.await`.
@@ -259,7 +252,6 @@ impl Default for LimitsConfig {
     }
 }
 
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 impl LimitsConfig {
     /// Limits no load test reaches: for load generators, fuzzers and tests
     /// that send faster, and from fewer addresses, than any person could.
@@ -346,7 +338,6 @@ impl Default for LoginThrottleConfig {
     }
 }
 
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 impl TokenBucket {
     /// A full bucket.
     pub(crate) fn new(rate_per_sec: f32, burst: f32, now: Instant) -> Self {
@@ -406,7 +397,6 @@ impl TokenBucket {
     }
 }
 
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 impl SessionLimits {
     /// Full buckets for a new session.
     pub(crate) fn new(config: &LimitsConfig, now: Instant) -> Self {
@@ -446,7 +436,6 @@ impl SessionLimits {
     }
 }
 
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 impl<K: Hash + Eq> KeyedLimiter<K> {
     /// One bucket of `rate_per_sec` and `burst` per key, at most `cap` keys.
     pub(crate) fn new(rate_per_sec: f32, burst: f32, cap: usize) -> Self {
@@ -476,13 +465,13 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
         allowed
     }
 
+    #[cfg(test)]
     /// Keys tracked now.
     pub(crate) fn len(&self) -> usize {
         lock(&self.buckets).entries.len()
     }
 }
 
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 impl ConnectionCounter {
     /// At most `max_per_ip` open connections per address (IPv6 per /64).
     pub(crate) fn new(max_per_ip: u32) -> Self {
@@ -512,6 +501,7 @@ impl ConnectionCounter {
         })
     }
 
+    #[cfg(test)]
     /// Open connections counted for `ip`'s key.
     pub(crate) fn count(&self, ip: IpAddr) -> u32 {
         lock(&self.counts)
@@ -520,6 +510,7 @@ impl ConnectionCounter {
             .unwrap_or(0)
     }
 
+    #[cfg(test)]
     /// Addresses with open connections.
     pub(crate) fn n_addresses(&self) -> usize {
         lock(&self.counts).len()
@@ -538,7 +529,6 @@ impl Drop for ConnectionGuard {
     }
 }
 
-#[cfg_attr(not(test), allow(dead_code))] // wired by the lead
 impl LoginThrottle {
     /// A throttle with these settings.
     pub(crate) fn new(config: LoginThrottleConfig) -> Self {
@@ -632,6 +622,7 @@ impl LoginThrottle {
         }
     }
 
+    #[cfg(test)]
     /// Accounts and addresses tracked now.
     pub(crate) fn len(&self) -> (usize, usize) {
         let state = lock(&self.state);

@@ -6,24 +6,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use sori_core::bus::{Bus, LocalBus};
+use sori_core::config::Settings;
+use sori_core::metrics::Metrics;
+use sori_core::moderation;
+use sori_core::{Core, OpenError};
 use sori_protocol::pb::ErrorCode;
 use sori_protocol::{Message, encode_to_bytes};
-use sori_store::{NewRoom, Store, StoreError, StoredRoom};
+use sori_store::{Store, StoreError};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::flush::Coalescer;
 use crate::handler;
-use crate::history::Persister;
-use crate::hub::Hub;
 use crate::ip_policy::{IpPolicy, RefusalLog, Verdict};
-use crate::metrics::{self, Metrics};
-use crate::moderation::{self, IpBans};
+use crate::metrics;
 use crate::rate::{ConnectionCounter, ConnectionGuard, KeyedLimiter, LoginThrottle, client_key};
 use crate::transport;
 
@@ -45,23 +46,19 @@ pub enum RunError {
 /// Everything the connection tasks share. Cheap to reach through an `Arc`.
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    pub(crate) hub: Hub,
-    pub(crate) accounts: Accounts,
-    /// Rooms, history and offline whispers.
-    pub(crate) store: Arc<dyn Store>,
-    /// Writes room messages to the store; `None` when history is off.
-    pub(crate) persister: Option<Persister>,
+    /// The chat: every edge calls it.
+    pub(crate) core: Core,
     pub(crate) metrics: Arc<Metrics>,
     /// Fires once when the server starts shutting down.
     pub(crate) shutdown: CancellationToken,
     /// Every session's task, so shutdown can wait for them.
     pub(crate) tracker: TaskTracker,
-    /// Set when the listener speaks TLS.
+    /// Set when the listeners speak TLS.
     pub(crate) tls: Option<TlsAcceptor>,
-    /// IP bans in force, checked on every accept.
-    pub(crate) ip_bans: IpBans,
+    /// The session limit, one for every listener.
+    pub(crate) sessions: Arc<Semaphore>,
     /// Wakes fan-out writers at the end of each coalescing window.
-    pub(crate) coalescer: Coalescer,
+    pub(crate) coalescer: Arc<Coalescer>,
     /// The IP allow/deny lists and country policy.
     pub(crate) ip_policy: IpPolicy,
     /// Refused addresses, logged once per address per minute.
@@ -74,21 +71,53 @@ pub(crate) struct Shared {
     pub(crate) login_throttle: LoginThrottle,
 }
 
-/// A configured server, ready to run on a listener.
+/// A bound socket and the protocol it speaks.
+pub enum Listener {
+    /// Sori's binary frames over TCP (or TLS).
+    Tcp(TcpListener),
+    /// The same frames, one per binary WebSocket message, at `ws_path`.
+    WebSocket(TcpListener),
+}
+
+/// The listeners one server serves: they share one session limit, one set
+/// of IP and rate policies, and one shutdown.
+pub struct Listeners(pub Vec<Listener>);
+
+impl From<TcpListener> for Listeners {
+    fn from(listener: TcpListener) -> Self {
+        Listeners(vec![Listener::Tcp(listener)])
+    }
+}
+
+impl From<Vec<Listener>> for Listeners {
+    fn from(listeners: Vec<Listener>) -> Self {
+        Listeners(listeners)
+    }
+}
+
+/// A configured server, ready to run on its listeners.
 pub struct Server {
     config: Config,
     store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
     metrics: Arc<Metrics>,
 }
 
 impl Server {
-    /// A server with this configuration and store.
+    /// A server with this configuration and store, on the in-process bus.
     pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
         Server {
             config,
             store,
+            bus: Arc::new(LocalBus),
             metrics: Arc::new(Metrics::default()),
         }
+    }
+
+    /// The same server on another bus (a cluster's).
+    pub fn with_bus(mut self, bus: Arc<dyn Bus>) -> Self {
+        self.bus = bus;
+        self
     }
 
     /// The server's live counters.
@@ -96,19 +125,20 @@ impl Server {
         self.metrics.clone()
     }
 
-    /// Serves `listener` until `shutdown` completes, then stops accepting,
+    /// Serves `listeners` until `shutdown` completes, then stops accepting,
     /// tells every client, lets their queues drain for at most
     /// `shutdown_grace`, and returns.
     pub async fn run(
         self,
-        listener: TcpListener,
+        listeners: impl Into<Listeners>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), RunError> {
+        let Listeners(listeners) = listeners.into();
         let mut config = self.config;
+        config
+            .validate()
+            .map_err(|err| RunError::Config(err.to_string()))?;
         config.max_sessions = clamp_to_fd_limit(config.max_sessions);
-        let store = self.store;
-        let accounts =
-            Accounts::new(store.clone(), &config.password_hash).map_err(RunError::Config)?;
         let ip_policy =
             IpPolicy::new(&config.ip_policy).map_err(|err| RunError::Config(err.to_string()))?;
         config
@@ -127,32 +157,25 @@ impl Server {
             Some(tls) => Some(transport::acceptor(&tls.cert, &tls.key).map_err(RunError::Config)?),
             None => None,
         };
-        let (lobby, rooms) = load_rooms(store.as_ref()).await?;
-        let ip_bans = IpBans::load(store.as_ref()).await?;
-        let (persister, persister_task) = if config.history {
-            let (persister, task) =
-                Persister::start(store.clone(), config.rooms.tail_len, self.metrics.clone());
-            (Some(persister), Some(task))
-        } else {
-            (None, None)
-        };
+        let core = Core::open(
+            chat_settings(&config),
+            self.store,
+            self.bus,
+            self.metrics.clone(),
+        )
+        .await
+        .map_err(|err| match err {
+            OpenError::Settings(msg) => RunError::Config(msg),
+            OpenError::Store(err) => RunError::Store(err),
+        })?;
         let shared = Arc::new(Shared {
-            hub: Hub::new(
-                lobby,
-                rooms,
-                config.duplicate_login,
-                config.outbound_queue_bytes,
-                config.presence_limit,
-            ),
-            accounts,
-            store,
-            persister,
+            core,
             metrics: self.metrics,
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             tls,
-            ip_bans,
-            coalescer: Coalescer::new(config.write_coalesce),
+            sessions: Arc::new(Semaphore::new(config.max_sessions)),
+            coalescer: Arc::new(Coalescer::new(config.write_coalesce)),
             ip_policy,
             refusal_log: RefusalLog::default(),
             connections_per_ip,
@@ -175,35 +198,43 @@ impl Server {
         // be waiting for a window while they drain.
         let flusher_stop = CancellationToken::new();
         let flusher = {
-            let shared = shared.clone();
+            let coalescer = shared.coalescer.clone();
             let stop = flusher_stop.clone();
-            tokio::spawn(async move { shared.coalescer.run(stop).await })
+            tokio::spawn(async move { coalescer.run(stop).await })
         };
-        if let Some(interval) = shared.config.status_interval {
+        if let Some(interval) = shared.config.status_interval.filter(|d| !d.is_zero()) {
             tokio::spawn(metrics::report(
                 shared.metrics.clone(),
                 interval,
                 shared.shutdown.clone(),
             ));
         }
-        tracing::info!(
-            addr = ?listener.local_addr().ok(),
-            max_sessions = shared.config.max_sessions,
-            "sori-server listening"
-        );
-
-        tokio::select! {
-            () = accept_loop(&shared, &listener) => {}
-            () = shutdown => {}
+        let mut accepting = tokio::task::JoinSet::new();
+        for listener in listeners {
+            let (listener, kind) = match listener {
+                Listener::Tcp(l) => (l, Kind::Tcp),
+                Listener::WebSocket(l) => (l, Kind::WebSocket),
+            };
+            tracing::info!(
+                addr = ?listener.local_addr().ok(),
+                ?kind,
+                max_sessions = shared.config.max_sessions,
+                "sori-server listening"
+            );
+            let shared = shared.clone();
+            accepting.spawn(async move { accept_loop(&shared, &listener, kind).await });
         }
-        drop(listener);
-        tracing::info!(sessions = shared.hub.n_sessions(), "shutting down");
+
+        shutdown.await;
+        // Stop accepting: the listeners close as their loops end.
+        accepting.shutdown().await;
+        tracing::info!(sessions = shared.core.hub.n_sessions(), "shutting down");
         shared.shutdown.cancel();
         // Every session is told and closed through its queue; one that
         // connects after this look sees the cancellation itself.
         let bye = handler::shutting_down();
-        for peer in shared.hub.peers() {
-            peer.close(Some(bye.clone()));
+        for peer in shared.core.hub.peers() {
+            peer.close(Some(&bye));
         }
         shared.tracker.close();
         let grace = shared.config.shutdown_grace;
@@ -219,28 +250,35 @@ impl Server {
         flusher_stop.cancel();
         let _ = flusher.await;
         // Every session has ended: write what is left of the history.
-        if let (Some(persister), Some(task)) = (&shared.persister, persister_task) {
-            persister.close();
-            if tokio::time::timeout(grace, task).await.is_err() {
-                tracing::warn!(
-                    ?grace,
-                    "history was not all written within the shutdown grace"
-                );
-            }
-        }
+        shared.core.close(grace).await;
         tracing::info!("shut down");
         Ok(())
     }
 }
 
+/// What the core is told of the configuration.
+fn chat_settings(config: &Config) -> Settings {
+    Settings {
+        max_text_len: config.max_text_len,
+        history: config.history,
+        offline_whispers: config.offline_whispers,
+        max_offline_whispers: config.max_offline_whispers,
+        rooms: config.rooms.clone(),
+        duplicate_login: config.duplicate_login,
+        password_hash: config.password_hash.clone(),
+        presence_limit: config.presence_limit,
+        admins: config.admins.clone(),
+    }
+}
+
 /// Runs `Server::new(config, store).run(listener, shutdown)`.
 pub async fn run(
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     config: Config,
     store: Arc<dyn Store>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    Server::new(config, store).run(listener, shutdown).await
+    Server::new(config, store).run(listeners, shutdown).await
 }
 
 /// Binds a listener with a deep accept backlog (4096): a reconnect storm
@@ -256,8 +294,14 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(4096)
 }
 
-async fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
-    let sessions = Arc::new(Semaphore::new(shared.config.max_sessions));
+/// Which protocol a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Tcp,
+    WebSocket,
+}
+
+async fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, kind: Kind) {
     let mut backoff = Duration::from_millis(1);
     loop {
         let stream = match listener.accept().await {
@@ -274,27 +318,67 @@ async fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
                 continue;
             }
         };
+        // The login timeout counts from here, for every transport: a TLS
+        // or WebSocket handshake is part of it.
+        let accepted_at = tokio::time::Instant::now();
         shared.metrics.accepts.inc();
         let ip = match stream.peer_addr() {
             Ok(addr) => addr.ip(),
             // The peer is already gone.
             Err(_) => continue,
         };
+        let from_proxy = shared
+            .config
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(&ip));
+        if from_proxy && kind == Kind::Tcp && shared.config.proxy_protocol {
+            // The client's address comes first, in a PROXY v2 header; read
+            // it in a task of its own so the accept loop never waits.
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let deadline = accepted_at + shared.config.login_timeout;
+                let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
+                match crate::proxy_protocol::read_v2(&mut stream, timeout).await {
+                    Ok(addr) => {
+                        let ip = addr.map_or(ip, |addr| addr.ip());
+                        admit_and_spawn(&shared, stream, kind, ip, accepted_at);
+                    }
+                    Err(err) => tracing::debug!(%ip, %err, "bad PROXY protocol header"),
+                }
+            });
+            continue;
+        }
+        admit_and_spawn(shared, stream, kind, ip, accepted_at);
+    }
+}
+
+/// Admits a connection from `ip` (bans, policies, limits, the session
+/// limit) and starts its session, or tells it why not.
+fn admit_and_spawn(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    kind: Kind,
+    ip: IpAddr,
+    accepted_at: tokio::time::Instant,
+) {
+    {
         let per_ip = match admit(shared, ip) {
             Ok(guard) => guard,
             Err(kicked) => {
                 shared.metrics.refused_ip.inc();
                 refuse(stream, &kicked);
-                continue;
+                return;
             }
         };
-        match sessions.clone().try_acquire_owned() {
+        match shared.sessions.clone().try_acquire_owned() {
             Ok(permit) => {
                 let place = Place {
                     _permit: permit,
-                    _per_ip: per_ip,
+                    per_ip,
                 };
-                handler::spawn(shared, stream, place);
+                handler::spawn(shared, stream, kind, ip, place, accepted_at);
             }
             Err(_) => {
                 shared.metrics.refused_full.inc();
@@ -310,14 +394,15 @@ async fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
 /// and under its address's connection limit.
 pub(crate) struct Place {
     _permit: OwnedSemaphorePermit,
-    _per_ip: ConnectionGuard,
+    /// Behind a trusted proxy, replaced by the client's own once known.
+    pub(crate) per_ip: ConnectionGuard,
 }
 
 /// Checks a new connection's address: bans, the IP and country policy, and
 /// the per-address limits. Returns the per-address guard, or the Kicked
 /// frame that tells the client why it is refused.
-fn admit(shared: &Shared, ip: IpAddr) -> Result<ConnectionGuard, Bytes> {
-    if let Some(ban) = shared.ip_bans.check(ip) {
+pub(crate) fn admit(shared: &Shared, ip: IpAddr) -> Result<ConnectionGuard, Bytes> {
+    if let Some(ban) = shared.core.ip_bans.check(ip) {
         return Err(encode_to_bytes(0, &moderation::banned_kick(&ban)));
     }
     let now = std::time::Instant::now();
@@ -374,23 +459,4 @@ fn clamp_to_fd_limit(max_sessions: usize) -> usize {
         return allowed;
     }
     max_sessions
-}
-
-/// Loads every room, creating the lobby (the room named "") on first run.
-async fn load_rooms(store: &dyn Store) -> Result<(StoredRoom, Vec<StoredRoom>), StoreError> {
-    let mut rooms = store.load_rooms().await?;
-    let lobby = match rooms.iter().position(|room| room.name.is_empty()) {
-        Some(pos) => rooms.swap_remove(pos),
-        None => {
-            store
-                .create_room(NewRoom {
-                    name: String::new(),
-                    topic: String::new(),
-                    invite_only: false,
-                    owner: None,
-                })
-                .await?
-        }
-    };
-    Ok((lobby, rooms))
 }

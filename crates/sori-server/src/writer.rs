@@ -18,13 +18,15 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
-use sori_protocol::{Message, encode_to_bytes, pb::ErrorCode};
+use sori_core::event::Event;
+use sori_protocol::{Message, pb::ErrorCode};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::metrics::Metrics;
+use crate::link::SessionLink;
 use crate::outbox::Mode;
-use crate::peer::Peer;
+use crate::outbox::Outbox;
 use crate::transport;
+use sori_core::metrics::Metrics;
 
 /// Most frames handed to one `writev` call.
 const MAX_IOVECS: usize = 256;
@@ -75,12 +77,12 @@ impl Writer {
     pub(crate) fn poll_drive(
         &mut self,
         cx: &mut Context<'_>,
-        peer: &Peer,
+        outbox: &Outbox,
         metrics: &Metrics,
     ) -> Poll<Stop> {
         loop {
             if self.batch.is_empty() && !self.unflushed {
-                match peer.outbox.poll_take(cx, &mut self.batch) {
+                match outbox.poll_take(cx, &mut self.batch) {
                     Poll::Ready(Mode::Open) => {}
                     Poll::Ready(Mode::Finishing) => return Poll::Ready(Stop::Closing),
                     Poll::Ready(Mode::Overflowed) => return Poll::Ready(Stop::Overflowed),
@@ -88,14 +90,14 @@ impl Writer {
                     Poll::Pending => return Poll::Pending,
                 }
             }
-            match self.poll_write_batch(cx, peer, metrics) {
+            match self.poll_write_batch(cx, outbox, metrics) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(err)) => return Poll::Ready(Stop::Failed(err)),
                 Poll::Pending => {
                     // The socket is full: wait for room, or for the session
                     // to be cut off (which must not wait for a client that
                     // does not read).
-                    return match peer.outbox.poll_abort(cx) {
+                    return match outbox.poll_abort(cx) {
                         Poll::Ready(Mode::Overflowed) => Poll::Ready(Stop::Overflowed),
                         Poll::Ready(_) => Poll::Ready(Stop::Dead),
                         Poll::Pending => Poll::Pending,
@@ -109,7 +111,7 @@ impl Writer {
     fn poll_write_batch(
         &mut self,
         cx: &mut Context<'_>,
-        peer: &Peer,
+        outbox: &Outbox,
         metrics: &Metrics,
     ) -> Poll<io::Result<()>> {
         while !self.batch.is_empty() {
@@ -129,7 +131,7 @@ impl Writer {
                 Err(err) => return Poll::Ready(Err(err)),
             };
             self.unflushed = true;
-            self.consume(n_bytes, peer, metrics);
+            self.consume(n_bytes, outbox, metrics);
         }
         if self.unflushed {
             // TLS buffers records inside rustls; a plain socket's flush is
@@ -146,7 +148,7 @@ impl Writer {
     }
 
     /// Removes what a write took from the batch and counts it.
-    fn consume(&mut self, n_bytes: usize, peer: &Peer, metrics: &Metrics) {
+    fn consume(&mut self, n_bytes: usize, outbox: &Outbox, metrics: &Metrics) {
         let mut left = n_bytes;
         let mut n_frames = 0;
         while left > 0 {
@@ -166,7 +168,7 @@ impl Writer {
                 self.mid_frame = true;
             }
         }
-        peer.outbox.release(n_bytes, n_frames);
+        outbox.release(n_bytes, n_frames);
         metrics.frames_out.add(n_frames);
         metrics.bytes_out.add(n_bytes as u64);
     }
@@ -175,10 +177,16 @@ impl Writer {
     /// written out within `flush_timeout`; a slow consumer is told why (if
     /// the stream is at a frame boundary); an abandoned one gets nothing.
     /// Then the socket is shut down.
-    pub(crate) async fn finish(mut self, peer: &Peer, metrics: &Metrics, flush_timeout: Duration) {
-        match peer.outbox.mode() {
+    pub(crate) async fn finish(
+        mut self,
+        link: &SessionLink,
+        metrics: &Metrics,
+        flush_timeout: Duration,
+    ) {
+        let outbox = &link.outbox;
+        match outbox.mode() {
             Mode::Finishing => {
-                let drain = poll_fn(|cx| self.poll_drain(cx, peer, metrics));
+                let drain = poll_fn(|cx| self.poll_drain(cx, outbox, metrics));
                 let _ = tokio::time::timeout(flush_timeout, drain).await;
             }
             Mode::Overflowed if !self.mid_frame => {
@@ -188,8 +196,10 @@ impl Writer {
                     ErrorCode::SlowConsumer,
                     "outbound queue overflowed: the client did not read fast enough",
                 );
-                self.batch = VecDeque::from([encode_to_bytes(0, &kicked)]);
-                let write = poll_fn(|cx| self.poll_write_batch(cx, peer, metrics));
+                // 1008: the policy (the queue bound) was violated.
+                let last = link.last_words(&Event::push(kicked), Some(1008));
+                self.batch = VecDeque::from([last]);
+                let write = poll_fn(|cx| self.poll_write_batch(cx, outbox, metrics));
                 let _ = tokio::time::timeout(LAST_WORDS_TIMEOUT, write).await;
             }
             Mode::Open | Mode::Overflowed | Mode::Dead => {}
@@ -201,18 +211,18 @@ impl Writer {
     fn poll_drain(
         &mut self,
         cx: &mut Context<'_>,
-        peer: &Peer,
+        outbox: &Outbox,
         metrics: &Metrics,
     ) -> Poll<io::Result<()>> {
         loop {
             if self.batch.is_empty() && !self.unflushed {
-                match peer.outbox.poll_take(cx, &mut self.batch) {
+                match outbox.poll_take(cx, &mut self.batch) {
                     Poll::Ready(Mode::Open | Mode::Finishing) if !self.batch.is_empty() => {}
                     // Drained, or abandoned meanwhile.
                     _ => return Poll::Ready(Ok(())),
                 }
             }
-            ready!(self.poll_write_batch(cx, peer, metrics))?;
+            ready!(self.poll_write_batch(cx, outbox, metrics))?;
         }
     }
 }

@@ -10,7 +10,7 @@ use clap::Parser;
 use sori_bench::engine::EngineOptions;
 use sori_bench::report::Report;
 use sori_bench::{Cli, run_scenario, subjects};
-use sori_server::config::HashCost;
+use sori_core::config::HashCost;
 use sori_server::{Config, Server};
 use sori_store::SqliteStore;
 use tokio::sync::oneshot;

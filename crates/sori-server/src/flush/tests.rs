@@ -28,9 +28,9 @@ async fn writers_are_woken_once_at_the_end_of_the_window() {
     });
     let (first, waker) = counting();
     let (second, other) = counting();
-    coalescer.wake(&mut vec![waker]);
+    coalescer.defer(waker);
     tokio::time::sleep(Duration::from_millis(1)).await;
-    coalescer.wake(&mut vec![other]);
+    coalescer.defer(other);
     assert_eq!(
         first.0.load(Ordering::SeqCst),
         0,
@@ -47,9 +47,7 @@ async fn writers_are_woken_once_at_the_end_of_the_window() {
 async fn without_a_window_writers_are_woken_at_once() {
     let coalescer = Coalescer::new(Duration::ZERO);
     let (counter, waker) = counting();
-    let mut wakers = vec![waker];
-    coalescer.wake(&mut wakers);
-    assert!(wakers.is_empty());
+    coalescer.defer(waker);
     assert_eq!(counter.0.load(Ordering::SeqCst), 1);
 }
 
@@ -58,7 +56,7 @@ async fn stopping_wakes_whatever_is_left() {
     let coalescer = Arc::new(Coalescer::new(Duration::from_secs(3600)));
     let stop = CancellationToken::new();
     let (counter, waker) = counting();
-    coalescer.wake(&mut vec![waker]);
+    coalescer.defer(waker);
     stop.cancel();
     coalescer.run(stop).await;
     assert_eq!(counter.0.load(Ordering::SeqCst), 1);

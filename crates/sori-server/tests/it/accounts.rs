@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use sori_client::Event;
+use sori_core::config::DuplicateLogin;
 use sori_protocol::pb::ErrorCode;
-use sori_server::config::DuplicateLogin;
 use sori_store::SqliteStore;
 
 use crate::support::{self, PASSWORD, expect_kicked, next, server_code};

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use sori_client::Event;
 use sori_client::raw::RawConnection;
+use sori_core::config::RoomLimits;
 use sori_protocol::pb;
 use sori_protocol::{Frame, Message};
-use sori_server::config::RoomLimits;
 use sori_store::SqliteStore;
 
 use crate::support::{self, PASSWORD, next_where, read_raw};
@@ -90,6 +90,7 @@ async fn a_resume_after_a_cut_connection_has_no_gap_and_no_duplicate() {
             name: "stream".into(),
             since_seq: last_seen,
             history_limit: 0,
+            room_id: 0,
         }),
     )
     .await

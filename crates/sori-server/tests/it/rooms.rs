@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sori_client::{Client, Event, Events};
+use sori_core::config::RoomLimits;
 use sori_protocol::pb::{ErrorCode, LeaveReason, RoomRole};
-use sori_server::config::RoomLimits;
 use sori_store::SqliteStore;
 use tokio::task::JoinSet;
 

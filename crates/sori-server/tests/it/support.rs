@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use sori_client::raw::RawConnection;
 use sori_client::{Client, Event, Events};
+use sori_core::config::HashCost;
+use sori_core::metrics::Metrics;
 use sori_protocol::pb::{self, ErrorCode};
 use sori_protocol::{Frame, Message};
-use sori_server::config::HashCost;
-use sori_server::metrics::Metrics;
 use sori_server::{Config, RunError, Server};
 use sori_store::{SqliteStore, Store};
 use tokio::sync::oneshot;
