@@ -12,3 +12,4 @@ mod rooms;
 mod sessions;
 mod support;
 mod tls;
+mod websocket;

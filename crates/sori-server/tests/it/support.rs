@@ -48,6 +48,8 @@ pub(crate) fn generous_limits() -> sori_server::rate::LimitsConfig {
 /// A server running in this process.
 pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
+    /// The WebSocket listener's address.
+    pub(crate) ws_addr: SocketAddr,
     pub(crate) metrics: Arc<Metrics>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), RunError>>,
@@ -66,14 +68,21 @@ pub(crate) async fn start_with(config: Config, store: Arc<dyn Store>) -> TestSer
     // retransmits.
     let listener = sori_server::bind("127.0.0.1:0".parse().expect("address")).expect("bind port 0");
     let addr = listener.local_addr().expect("local addr");
+    let ws = sori_server::bind("127.0.0.1:0".parse().expect("address")).expect("bind port 0");
+    let ws_addr = ws.local_addr().expect("local addr");
     let server = Server::new(config, store);
     let metrics = server.metrics();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(listener, async {
+    let listeners = vec![
+        sori_server::Listener::Tcp(listener),
+        sori_server::Listener::WebSocket(ws),
+    ];
+    let task = tokio::spawn(server.run(listeners, async {
         let _ = stopped.await;
     }));
     TestServer {
         addr,
+        ws_addr,
         metrics,
         stop: Some(stop),
         task,

@@ -1,0 +1,283 @@
+//! The WebSocket listener: the same chat as TCP, one Sori frame per binary
+//! message, with origins checked and protocol breaches answered.
+
+use std::net::SocketAddr;
+
+use bytes::{Buf, BytesMut};
+use sori_protocol::pb::{self, ErrorCode};
+use sori_protocol::{Message, decode, encode_to_bytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::{PASSWORD, WAIT, config, start};
+
+/// A minimal WebSocket client: handshake, masked frames out, unmasked
+/// frames in.
+struct WsClient {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+/// What the server sent: a Sori frame, or a WebSocket control frame.
+#[derive(Debug)]
+enum Got {
+    Frame(u32, Message),
+    Pong(Vec<u8>),
+    Close(u16),
+}
+
+impl WsClient {
+    /// Opens the connection and sends the upgrade request; returns the
+    /// client and the response's status line.
+    async fn open(addr: SocketAddr, path: &str, origin: Option<&str>) -> (WsClient, String) {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{origin}\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut buf = BytesMut::new();
+        let head_end = loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            let n = tokio::time::timeout(WAIT, stream.read_buf(&mut buf))
+                .await
+                .expect("response in time")
+                .expect("read");
+            if n == 0 {
+                break buf.len();
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        buf.advance(head_end);
+        let status = head.lines().next().unwrap_or_default().to_owned();
+        (WsClient { stream, buf }, status)
+    }
+
+    /// Connects and expects the upgrade to succeed.
+    async fn connect(addr: SocketAddr) -> WsClient {
+        let (client, status) = WsClient::open(addr, "/ws", None).await;
+        assert!(status.contains("101"), "upgrade refused: {status}");
+        client
+    }
+
+    /// Sends one masked frame.
+    async fn send_raw(&mut self, opcode: u8, payload: &[u8]) {
+        let mask = [0x37, 0xfa, 0x21, 0x3d];
+        let mut out = vec![0x80 | opcode];
+        match payload.len() {
+            n if n < 126 => out.push(0x80 | n as u8),
+            n if n <= 0xffff => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(0x80 | 127);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&out).await.expect("write");
+    }
+
+    /// Sends a Sori frame as one binary message.
+    async fn send(&mut self, request_id: u32, msg: &Message) {
+        self.send_raw(0x2, &encode_to_bytes(request_id, msg)).await;
+    }
+
+    /// The next thing the server sent.
+    async fn next(&mut self) -> Got {
+        loop {
+            if let Some(got) = self.parse() {
+                return got;
+            }
+            let n = tokio::time::timeout(WAIT, self.stream.read_buf(&mut self.buf))
+                .await
+                .expect("a frame in time")
+                .expect("read");
+            assert!(n > 0, "the server closed without a close frame");
+        }
+    }
+
+    fn parse(&mut self) -> Option<Got> {
+        if self.buf.len() < 2 {
+            return None;
+        }
+        let opcode = self.buf[0] & 0x0f;
+        assert_eq!(self.buf[1] & 0x80, 0, "server frames are never masked");
+        let (len, at) = match self.buf[1] & 0x7f {
+            126 if self.buf.len() >= 4 => (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4),
+            127 if self.buf.len() >= 10 => {
+                let mut n = [0u8; 8];
+                n.copy_from_slice(&self.buf[2..10]);
+                (u64::from_be_bytes(n) as usize, 10)
+            }
+            126 | 127 => return None,
+            n => (n as usize, 2),
+        };
+        if self.buf.len() < at + len {
+            return None;
+        }
+        self.buf.advance(at);
+        let payload = self.buf.split_to(len);
+        Some(match opcode {
+            0x2 => {
+                let (frame, used) = decode(&payload, u32::MAX).expect("a whole Sori frame");
+                assert_eq!(used, payload.len(), "exactly one frame per message");
+                Got::Frame(frame.request_id, frame.message)
+            }
+            0xA => Got::Pong(payload.to_vec()),
+            0x8 => Got::Close(u16::from_be_bytes([payload[0], payload[1]])),
+            other => panic!("unexpected opcode {other}"),
+        })
+    }
+
+    /// The next Sori frame, skipping pushes that are not `want`.
+    async fn until(&mut self, want: impl Fn(&Message) -> bool) -> (u32, Message) {
+        loop {
+            match self.next().await {
+                Got::Frame(id, msg) if want(&msg) => return (id, msg),
+                Got::Frame(..) => {}
+                other => panic!("expected a frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Registers and logs in over WebSocket.
+    async fn login(&mut self, name: &str) {
+        let register = Message::Register(pb::Register {
+            username: name.into(),
+            password: PASSWORD.into(),
+            display_name: String::new(),
+        });
+        self.send(1, &register).await;
+        let (_, ok) = self.until(|m| matches!(m, Message::Ok(_))).await;
+        assert!(matches!(ok, Message::Ok(_)));
+        let login = Message::Login(pb::Login {
+            username: name.into(),
+            password: PASSWORD.into(),
+        });
+        self.send(2, &login).await;
+        self.until(|m| matches!(m, Message::LoginOk(_))).await;
+    }
+}
+
+#[tokio::test]
+async fn websocket_and_tcp_clients_chat_in_one_order() {
+    let server = start(config()).await;
+    let (tcp, mut tcp_events) = server.user("tcp_user").await;
+    let mut ws = WsClient::connect(server.ws_addr).await;
+    ws.login("ws_user").await;
+    // Both send, interleaved; both see every message in one order.
+    for i in 0..10 {
+        let chat = Message::Chat(pb::Chat {
+            room: String::new(),
+            text: format!("ws {i}"),
+        });
+        ws.send(100 + i, &chat).await;
+        tcp.chat(&format!("tcp {i}")).await.expect("chat");
+    }
+    // The WebSocket user sees its 10 acks and the TCP user's 10 messages.
+    let mut ws_seen = Vec::new();
+    while ws_seen.len() < 20 {
+        let (_, msg) = ws
+            .until(|m| matches!(m, Message::ChatMessage(_) | Message::ChatAck(_)))
+            .await;
+        match msg {
+            Message::ChatMessage(m) => ws_seen.push((m.seq, m.text)),
+            Message::ChatAck(ack) => ws_seen.push((ack.seq, "ack".to_owned())),
+            _ => unreachable!("filtered above"),
+        }
+    }
+    let mut tcp_seen = Vec::new();
+    while tcp_seen.len() < 10 {
+        if let sori_client::Event::Chat(m) = tcp_events.next().await {
+            tcp_seen.push((m.seq, m.text));
+        }
+    }
+    // Every number names one message: the TCP user's messages and the
+    // WebSocket user's (acked to it, seen by the TCP user) never share one,
+    // and both users agree on the numbers of the WebSocket user's messages.
+    let mut numbers: Vec<u64> = ws_seen.iter().map(|(seq, _)| *seq).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 20, "20 messages, 20 numbers: {ws_seen:?}");
+    for (seq, text) in &tcp_seen {
+        assert!(text.starts_with("ws"), "TCP saw its own message {text}");
+        assert!(
+            ws_seen.iter().any(|(s, t)| s == seq && t == "ack"),
+            "seq {seq} was acked to the WebSocket user"
+        );
+    }
+    // Each side saw the other's messages in increasing order.
+    let ws_order: Vec<u64> = ws_seen
+        .iter()
+        .filter(|(_, t)| t.starts_with("tcp"))
+        .map(|(seq, _)| *seq)
+        .collect();
+    assert!(ws_order.windows(2).all(|w| w[0] < w[1]), "{ws_order:?}");
+    assert!(tcp_seen.windows(2).all(|w| w[0].0 < w[1].0), "{tcp_seen:?}");
+}
+
+#[tokio::test]
+async fn text_messages_and_split_frames_are_refused() {
+    let server = start(config()).await;
+    let mut ws = WsClient::connect(server.ws_addr).await;
+    ws.send_raw(0x1, b"hello").await;
+    match ws.next().await {
+        Got::Frame(_, Message::Kicked(k)) => assert_eq!(k.code, ErrorCode::BadWebsocket as i32),
+        other => panic!("expected Kicked, got {other:?}"),
+    }
+    assert!(matches!(ws.next().await, Got::Close(1003)));
+
+    // Half a frame in one message.
+    let mut ws = WsClient::connect(server.ws_addr).await;
+    let frame = encode_to_bytes(1, &Message::Ping(pb::Ping { nonce: 1 }));
+    ws.send_raw(0x2, &frame[..frame.len() - 1]).await;
+    match ws.next().await {
+        Got::Frame(_, Message::Kicked(k)) => assert_eq!(k.code, ErrorCode::BadWebsocket as i32),
+        other => panic!("expected Kicked, got {other:?}"),
+    }
+
+    // Two frames in one message.
+    let mut ws = WsClient::connect(server.ws_addr).await;
+    let mut two = frame.to_vec();
+    two.extend_from_slice(&frame);
+    ws.send_raw(0x2, &two).await;
+    match ws.next().await {
+        Got::Frame(_, Message::Kicked(k)) => assert_eq!(k.code, ErrorCode::BadWebsocket as i32),
+        other => panic!("expected Kicked, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn pings_are_answered_and_closes_are_echoed() {
+    let server = start(config()).await;
+    let mut ws = WsClient::connect(server.ws_addr).await;
+    ws.send_raw(0x9, b"are you there").await;
+    match ws.next().await {
+        Got::Pong(payload) => assert_eq!(payload, b"are you there"),
+        other => panic!("expected a pong, got {other:?}"),
+    }
+    ws.send(7, &Message::Ping(pb::Ping { nonce: 9 })).await;
+    let (id, pong) = ws.until(|m| matches!(m, Message::Pong(_))).await;
+    assert_eq!(id, 7);
+    assert!(matches!(pong, Message::Pong(pb::Pong { nonce: 9 })));
+    ws.send_raw(0x8, &1000u16.to_be_bytes()).await;
+    assert!(matches!(ws.next().await, Got::Close(1000)));
+}
+
+#[tokio::test]
+async fn foreign_origins_and_wrong_paths_are_refused() {
+    let server = start(config()).await;
+    let (_, status) = WsClient::open(server.ws_addr, "/ws", Some("https://evil.example")).await;
+    assert!(status.contains("403"), "{status}");
+    let (_, status) = WsClient::open(server.ws_addr, "/elsewhere", None).await;
+    assert!(status.contains("404"), "{status}");
+    let same = format!("http://{}", server.ws_addr);
+    let (_, status) = WsClient::open(server.ws_addr, "/ws", Some(&same)).await;
+    assert!(status.contains("101"), "{status}");
+}
