@@ -241,14 +241,16 @@ impl Core {
             if member.role == Role::Owner {
                 let heir = state.heir();
                 state.owner = heir;
-                heir
+                Some(heir)
             } else {
                 None
             }
         };
         self.hub.remove_membership(caller.account_id, &room);
         self.store.remove_member(room.id, caller.account_id).await?;
-        if let Some(heir) = heir {
+        // `heir` is set when the owner left: to the new owner, or to `None`
+        // when nobody is left to inherit (the room stays, ownerless).
+        if let Some(Some(heir)) = heir {
             self.store.set_owner(room.id, Some(heir)).await?;
             let mut state = room.lock();
             if let Some(member) = state.members.get_mut(&heir) {
@@ -264,8 +266,7 @@ impl Core {
                 });
                 state.notify(changed, None);
             }
-        } else if room.lock().owner == Some(caller.account_id) {
-            room.lock().owner = None;
+        } else if heir == Some(None) {
             self.store.set_owner(room.id, None).await?;
         }
         caller.answer(Message::Ok(pb::Ok {}));

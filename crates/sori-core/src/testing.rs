@@ -8,7 +8,7 @@ use sori_protocol::Message;
 use sori_store::{
     Account, AccountId, AccountStore, IpBan, MessageStore, ModerationStore, NewAccount, NewRoom,
     NewWhisper, Role, RoomId, RoomStore, Sanction, SqliteStore, StoreError, StoredMessage,
-    StoredRoom, StoredWhisper,
+    StoredRoom, StoredToken, StoredWhisper, TokenHash, TokenStore,
 };
 
 use crate::event::Event;
@@ -129,6 +129,15 @@ impl AccountStore for GatedStore {
         display_name: &str,
     ) -> Result<(), StoreError> {
         self.inner.set_display_name(account_id, display_name).await
+    }
+    async fn set_password_hash(
+        &self,
+        account_id: AccountId,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .set_password_hash(account_id, password_hash)
+            .await
     }
 }
 
@@ -261,5 +270,36 @@ impl ModerationStore for GatedStore {
     }
     async fn mute(&self, account: AccountId, now_ms: i64) -> Result<Option<Sanction>, StoreError> {
         self.inner.mute(account, now_ms).await
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for GatedStore {
+    async fn create_token(
+        &self,
+        account: AccountId,
+        hash: &TokenHash,
+        created_at_ms: i64,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .create_token(account, hash, created_at_ms, expires_at_ms)
+            .await
+    }
+    async fn find_token(
+        &self,
+        hash: &TokenHash,
+        now_ms: i64,
+    ) -> Result<Option<StoredToken>, StoreError> {
+        self.inner.find_token(hash, now_ms).await
+    }
+    async fn revoke_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
+        self.inner.revoke_token(hash).await
+    }
+    async fn revoke_tokens(&self, account: AccountId) -> Result<u64, StoreError> {
+        self.inner.revoke_tokens(account).await
+    }
+    async fn delete_expired_tokens(&self, now_ms: i64) -> Result<u64, StoreError> {
+        self.inner.delete_expired_tokens(now_ms).await
     }
 }

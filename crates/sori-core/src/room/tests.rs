@@ -1,0 +1,75 @@
+use sori_store::StoredRoom;
+
+use super::*;
+
+fn room(last_seq: u64, seq_reserved: u64) -> Room {
+    Room::new(StoredRoom {
+        id: 1,
+        name: "rust".into(),
+        topic: String::new(),
+        invite_only: false,
+        owner: None,
+        created_at_ms: 0,
+        last_seq,
+        seq_reserved,
+        members: Vec::new(),
+        bans: Vec::new(),
+        invites: Vec::new(),
+    })
+}
+
+#[test]
+fn numbering_resumes_above_the_stored_seq_and_the_reservation() {
+    // (last stored seq, reservation) -> first number after a reservation.
+    let check = |last_seq, seq_reserved, first| {
+        let room = room(last_seq, seq_reserved);
+        let mut state = room.lock();
+        let need = state.next_number(0).expect_err("nothing reserved yet");
+        state.reserved_up_to(need.up_to);
+        assert_eq!(state.next_number(0).map(|(seq, _)| seq), Ok(first));
+    };
+    check(0, 0, 1);
+    check(7, 0, 8);
+    check(7, 4096, 4097);
+    check(5000, 4096, 5001);
+}
+
+#[test]
+fn numbers_stop_at_the_reservation_and_its_extension_is_due_at_half() {
+    let room = room(0, 0);
+    let mut state = room.lock();
+    state.reserved_up_to(SEQ_BLOCK);
+    for _ in 0..SEQ_BLOCK / 2 {
+        state.next_number(0).expect("reserved");
+        assert_eq!(state.reservation_due(), None);
+    }
+    state.next_number(0).expect("reserved");
+    assert_eq!(state.reservation_due(), Some(SEQ_BLOCK / 2 + 1 + SEQ_BLOCK));
+    state.reserving = true;
+    assert_eq!(state.reservation_due(), None, "one extension at a time");
+    while state.last_seq() < SEQ_BLOCK {
+        state.next_number(0).expect("reserved");
+    }
+    assert!(state.next_number_would_wait());
+    assert_eq!(
+        state.next_number(0),
+        Err(NeedReservation {
+            up_to: 2 * SEQ_BLOCK
+        })
+    );
+    assert_eq!(state.last_seq(), SEQ_BLOCK, "a refused number is not used");
+}
+
+#[test]
+fn timestamps_never_go_back() {
+    let room = room(0, 0);
+    let mut state = room.lock();
+    state.reserved_up_to(SEQ_BLOCK);
+    assert_eq!(state.next_number(1_000), Ok((1, 1_000)));
+    assert_eq!(
+        state.next_number(900),
+        Ok((2, 1_000)),
+        "the clock went back"
+    );
+    assert_eq!(state.next_number(1_200), Ok((3, 1_200)));
+}
