@@ -53,6 +53,7 @@ fuzz_target!(|data: &[u8]| {
         let login = Message::Login(pb::Login {
             username: USERNAME.to_owned(),
             password: PASSWORD.to_owned(),
+            token: String::new(),
         });
         input.extend_from_slice(&encode_to_bytes(1, &login));
     }

@@ -261,13 +261,52 @@ impl Client {
         expect!(self.request(Message::Register(register)).await?, Ok).map(drop)
     }
 
-    /// Logs in.
+    /// Logs in with a password. The answer's `session_token` (empty when
+    /// the server has tokens off) logs in again until `token_expires_ms`
+    /// with [`Client::login_with_token`]: keep it instead of the password.
     pub async fn login(&self, username: &str, password: &str) -> Result<pb::LoginOk, ClientError> {
         let login = pb::Login {
             username: username.into(),
             password: password.into(),
+            token: String::new(),
         };
         expect!(self.request(Message::Login(login)).await?, LoginOk)
+    }
+
+    /// Logs in with a session token from an earlier [`pb::LoginOk`] or
+    /// [`pb::PasswordChanged`] of this account. The answer carries the same
+    /// token and expiry. A token that no longer works (expired, revoked by
+    /// a logout, a ban, a password change or an admin) fails with
+    /// [`ClientError::Server`] `TOKEN_INVALID`: forget it, and ask for the
+    /// password.
+    pub async fn login_with_token(
+        &self,
+        username: &str,
+        token: &str,
+    ) -> Result<pb::LoginOk, ClientError> {
+        let login = pb::Login {
+            username: username.into(),
+            password: String::new(),
+            token: token.into(),
+        };
+        expect!(self.request(Message::Login(login)).await?, LoginOk)
+    }
+
+    /// Changes this user's password. Every session token of the account is
+    /// revoked; the answer carries this session's new one.
+    pub async fn change_password(
+        &self,
+        old_password: &str,
+        new_password: &str,
+    ) -> Result<pb::PasswordChanged, ClientError> {
+        let change = pb::ChangePassword {
+            old_password: old_password.into(),
+            new_password: new_password.into(),
+        };
+        expect!(
+            self.request(Message::ChangePassword(change)).await?,
+            PasswordChanged
+        )
     }
 
     /// Changes this user's display name.
@@ -328,6 +367,13 @@ impl Client {
             room_id: 0,
         };
         expect!(self.request(Message::JoinRoom(join)).await?, RoomJoined)
+    }
+
+    /// Deletes a room (its owner or a server admin): its members get
+    /// [`Event::RoomDeleted`](crate::Event::RoomDeleted).
+    pub async fn delete_room(&self, name: &str) -> Result<(), ClientError> {
+        let delete = pb::DeleteRoom { room: name.into() };
+        expect!(self.request(Message::DeleteRoom(delete)).await?, Ok).map(drop)
     }
 
     /// Leaves a room: the membership ends.

@@ -23,6 +23,8 @@ pub enum Event {
     MemberLeft(pb::MemberLeft),
     /// A member's role in a room changed.
     RoleChanged(pb::RoleChanged),
+    /// A room the session was in was deleted; nothing more comes from it.
+    RoomDeleted(pb::RoomDeleted),
     /// A user logged in.
     UserJoined(pb::UserInfo),
     /// A user logged out or was disconnected.

@@ -14,7 +14,8 @@
 //! so many concurrent requests cost few system calls. Dropping every
 //! [`Client`] handle closes the sending side of the socket.
 //!
-//! [`Session`] sits on top: it keeps the credentials and the last sequence
+//! [`Session`] sits on top: it keeps the credentials (a session token, not
+//! the password, when the server gives one) and the last sequence
 //! number seen in each room, and [`Session::reconnect`] replaces a broken
 //! connection and resumes every room, so that [`SessionEvents`] yields each
 //! room's messages in order with no gap and no duplicate.

@@ -112,6 +112,7 @@ impl Reader {
             Message::MemberJoined(joined) => Event::MemberJoined(joined),
             Message::MemberLeft(left) => Event::MemberLeft(left),
             Message::RoleChanged(changed) => Event::RoleChanged(changed),
+            Message::RoomDeleted(deleted) => Event::RoomDeleted(deleted),
             Message::Error(error) => Event::Error {
                 code: error.code(),
                 message: error.message,

@@ -5,7 +5,13 @@
 //! shared with its [`SessionEvents`], the last sequence number seen in each
 //! room (a [`SeqTracker`]). [`Session::reconnect`] opens a new connection,
 //! logs in again (the server replaces the old session), and rejoins every
-//! room with that number as `since_seq`. The answers' history is handed to
+//! room with that number as `since_seq`.
+//!
+//! The credentials are the session token when the server gave one: the
+//! password is used for the first login and then dropped, and every
+//! reconnect logs in with the token. Only a server with tokens turned off
+//! leaves the session keeping the password, the one way it can log in
+//! again. The answers' history is handed to
 //! the [`SessionEvents`], which delivers it before anything from the new
 //! connection.
 //!
@@ -42,7 +48,8 @@ pub struct Session {
     addr: String,
     opts: ConnectOptions,
     username: String,
-    password: String,
+    /// What a reconnect logs in with.
+    credential: Credential,
     login: pb::LoginOk,
     /// Shared with the [`SessionEvents`], which records what it delivers.
     tracker: Arc<Mutex<SeqTracker>>,
@@ -66,6 +73,15 @@ pub struct SessionEvents {
     /// This user's username, to notice its own removal from a room.
     username: String,
     state: StreamState,
+}
+
+/// What a session logs in again with.
+enum Credential {
+    /// A session token: the usual case.
+    Token(String),
+    /// The password, kept only when the server gave no token (tokens
+    /// turned off).
+    Password(String),
 }
 
 /// What [`Session::reconnect`] tells its [`SessionEvents`], in order.
@@ -99,25 +115,52 @@ enum StreamState {
 }
 
 impl Session {
-    /// Connects to `addr` and logs in.
+    /// Connects to `addr` and logs in with a password.
     ///
     /// `addr` is kept as text (for example `"chat.example.org:5252"` or a
-    /// `SocketAddr`) and resolved again at every reconnect.
+    /// `SocketAddr`) and resolved again at every reconnect. The password is
+    /// not kept when the server answers with a session token (see
+    /// [`Session::token`]); reconnects use the token.
     pub async fn connect(
         addr: impl ToString,
         opts: ConnectOptions,
         username: &str,
         password: &str,
     ) -> Result<(Session, SessionEvents), ClientError> {
-        let addr = addr.to_string();
+        let credential = Credential::Password(password.to_owned());
+        Session::start(addr.to_string(), opts, username, credential).await
+    }
+
+    /// Connects to `addr` and logs in with a session token kept from an
+    /// earlier session ([`Session::token`]), as a client restarted or a
+    /// page reloaded does. Fails with [`ClientError::Server`]
+    /// `TOKEN_INVALID` once the token no longer works: ask for the password
+    /// and use [`Session::connect`].
+    pub async fn connect_with_token(
+        addr: impl ToString,
+        opts: ConnectOptions,
+        username: &str,
+        token: &str,
+    ) -> Result<(Session, SessionEvents), ClientError> {
+        let credential = Credential::Token(token.to_owned());
+        Session::start(addr.to_string(), opts, username, credential).await
+    }
+
+    async fn start(
+        addr: String,
+        opts: ConnectOptions,
+        username: &str,
+        mut credential: Credential,
+    ) -> Result<(Session, SessionEvents), ClientError> {
         let (client, events) = Client::connect_with(addr.as_str(), opts.clone()).await?;
-        let login = match client.login(username, password).await {
+        let login = match credential.login(&client, username).await {
             Ok(login) => login,
             Err(err) => {
                 client.close();
                 return Err(err);
             }
         };
+        credential.update(&login.session_token);
         let mut tracker = SeqTracker::default();
         // Nothing to resume on a first login.
         tracker.logged_in(&login.rooms);
@@ -134,7 +177,7 @@ impl Session {
             addr,
             opts,
             username: username.to_owned(),
-            password: password.to_owned(),
+            credential,
             login,
             tracker,
             handovers,
@@ -153,6 +196,37 @@ impl Session {
     /// member of then.
     pub fn login_ok(&self) -> &pb::LoginOk {
         &self.login
+    }
+
+    /// The session token the session logs in again with; `None` when the
+    /// server has tokens turned off. Keep it (not the password) to resume
+    /// after a restart with [`Session::connect_with_token`], somewhere only
+    /// this user can read, and forget it on logout.
+    pub fn token(&self) -> Option<&str> {
+        match &self.credential {
+            Credential::Token(token) => Some(token),
+            Credential::Password(_) => None,
+        }
+    }
+
+    /// Changes the password. The server revokes every session token of the
+    /// account and answers with a new one, which this session keeps.
+    pub async fn change_password(
+        &mut self,
+        old_password: &str,
+        new_password: &str,
+    ) -> Result<pb::PasswordChanged, ClientError> {
+        let changed = self
+            .client
+            .change_password(old_password, new_password)
+            .await?;
+        self.credential = if changed.session_token.is_empty() {
+            // Tokens off: the new password is the one thing that logs in.
+            Credential::Password(new_password.to_owned())
+        } else {
+            Credential::Token(changed.session_token.clone())
+        };
+        Ok(changed)
     }
 
     /// The last sequence number seen in a room; `None` for a room this
@@ -217,7 +291,8 @@ impl Session {
     /// Logs in on a new connection and sends the rooms' `JoinRoom`s, all at
     /// once.
     async fn resume(&mut self, client: &Client) -> Result<Vec<pb::RoomJoined>, ClientError> {
-        let login = client.login(&self.username, &self.password).await?;
+        let login = self.credential.login(client, &self.username).await?;
+        self.credential.update(&login.session_token);
         let rooms = lock(&self.tracker).logged_in(&login.rooms);
         self.login = login;
 
@@ -293,9 +368,27 @@ impl Session {
     }
 }
 
+impl Credential {
+    /// Logs in with this credential.
+    async fn login(&self, client: &Client, username: &str) -> Result<pb::LoginOk, ClientError> {
+        match self {
+            Credential::Token(token) => client.login_with_token(username, token).await,
+            Credential::Password(password) => client.login(username, password).await,
+        }
+    }
+
+    /// After a login answered with `session_token`: the token is what logs
+    /// in next (a password is dropped); with none, what was used stays.
+    fn update(&mut self, session_token: &str) {
+        if !session_token.is_empty() {
+            *self = Credential::Token(session_token.to_owned());
+        }
+    }
+}
+
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never the password.
+        // Never the password or the token.
         f.debug_struct("Session")
             .field("client", &self.client)
             .field("addr", &self.addr)

@@ -95,6 +95,29 @@ impl Accounts {
         }
     }
 
+    /// Changes an account's password, given the old one: the new one is
+    /// checked against the length rules (INVALID_PASSWORD) before the old
+    /// one is verified (BAD_CREDENTIALS), so a bad new password costs no
+    /// hash. Returns the account.
+    pub async fn change_password(
+        &self,
+        username: &str,
+        old_password: &str,
+        new_password: &str,
+    ) -> Result<Account, Refusal> {
+        validate_password(new_password)?;
+        let account = self.login(username, old_password).await?;
+        let new_password = new_password.to_owned();
+        let password_hash = self
+            .hash(move |hasher| hasher.hash(&new_password).map_err(|err| err.to_string()))
+            .await?
+            .map_err(|err| internal(&err))?;
+        self.store
+            .set_password_hash(account.id, &password_hash)
+            .await?;
+        Ok(account)
+    }
+
     /// The account with this username, if any.
     pub async fn find(&self, username: &str) -> Result<Option<Account>, Refusal> {
         if validate_username(username).is_err() {

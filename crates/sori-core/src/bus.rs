@@ -104,8 +104,7 @@ impl Bus for LocalBus {
                 post.metrics.clone(),
             )))
         };
-        state.fan_out(msg.clone(), post.from, probe, post.tail_len);
-        Ok(msg)
+        Ok(state.fan_out(msg, post.from, probe, post.tail_len))
     }
 
     fn to_user(&self, hub: &Hub, username: &str, event: &Event) -> bool {

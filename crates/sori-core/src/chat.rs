@@ -22,7 +22,9 @@ pub enum ChatStep {
     Sent,
     /// The room has no number left until the store reserves more: call
     /// [`Core::chat_reserving`] (which waits for the store) with the same
-    /// text. Rare: reservations are extended well before they run out.
+    /// text. The first message of each room after a start takes this path;
+    /// later ones do not, as reservations are extended in the background
+    /// well before they run out.
     Reserve(String),
 }
 

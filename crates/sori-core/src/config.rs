@@ -1,5 +1,7 @@
-//! The chat's settings: room limits, password hashing, login policy, and
-//! what the core needs of the server's configuration.
+//! The chat's settings: room limits, password hashing, login policy,
+//! session tokens, and what the core needs of the server's configuration.
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +26,14 @@ pub struct Settings {
     pub presence_limit: usize,
     /// Usernames of server admins (case-insensitive).
     pub admins: Vec<String>,
+    /// How long a session token logs its account in again without the
+    /// password; `None` turns tokens off (LoginOk carries none, and Login
+    /// by token is refused).
+    pub session_token_ttl: Option<Duration>,
 }
+
+/// The default [`Settings::session_token_ttl`]: 30 days.
+pub const DEFAULT_SESSION_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 impl Default for Settings {
     fn default() -> Self {
@@ -38,6 +47,7 @@ impl Default for Settings {
             password_hash: HashCost::default(),
             presence_limit: 1_000,
             admins: Vec::new(),
+            session_token_ttl: Some(DEFAULT_SESSION_TOKEN_TTL),
         }
     }
 }

@@ -10,7 +10,8 @@
 //! sessions through a [`peer::Link`].
 //!
 //! One file per request family: `chat`, `whisper`, `membership`,
-//! `room_admin`, `listing`, `moderation`, `login`.
+//! `room_admin`, `listing`, `moderation`, `login` (with session tokens and
+//! password changes).
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod accounts;
@@ -43,7 +44,7 @@ use std::time::Duration;
 
 use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode};
-use sori_store::{AccountId, NewRoom, Store, StoreError, StoredRoom};
+use sori_store::{AccountId, NewRoom, Store, StoreError, StoredRoom, TokenHash};
 use tokio::task::JoinHandle;
 
 use crate::accounts::Accounts;
@@ -90,6 +91,9 @@ pub struct Core {
     persister: Option<Persister>,
     /// The persister's task, until `close`.
     persister_task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// When expired session tokens were last deleted (ms since the epoch);
+    /// logins sweep them at most once per `login::TOKEN_SWEEP_MS`.
+    last_token_sweep_ms: std::sync::atomic::AtomicI64,
 }
 
 /// A logged-in session's identity: only code holding one can chat.
@@ -99,6 +103,9 @@ pub struct Session {
     pub account_id: AccountId,
     /// Shared with the hub's user table: one copy per logged-in user.
     pub user: Arc<pb::UserInfo>,
+    /// The session token this session logged in with or was given (its
+    /// hash), which its Logout revokes; `None` when tokens are off.
+    pub token: Option<TokenHash>,
 }
 
 /// Who is asking: a logged-in session, and the request it sent.
@@ -185,6 +192,8 @@ impl Core {
             store,
             persister,
             persister_task: std::sync::Mutex::new(task),
+            // The first login sweeps.
+            last_token_sweep_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
             settings,
         })
     }

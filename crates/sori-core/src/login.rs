@@ -1,10 +1,20 @@
-//! Sign-up, login, display names and logout: how a connection becomes a
-//! [`Session`] and stops being one.
+//! Sign-up, login (by password or by session token), display names,
+//! password changes and logout: how a connection becomes a [`Session`] and
+//! stops being one.
+//!
+//! Session tokens: a password login always issues a new token; a token
+//! login gives the same token back with its expiry unchanged (no rotation,
+//! so two tabs of one browser, which share the token, never log each other
+//! out of it). A token is revoked by its session's Logout, and every token
+//! of an account by a ban, a password change (the changing session gets a
+//! new one) and AdminRevokeTokens. The store keeps only their SHA-256.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use sori_protocol::Message;
-use sori_protocol::pb;
+use sori_protocol::pb::{self, ErrorCode};
+use sori_store::{Account, AccountId, NewToken, TokenHash};
 
 use crate::event::Event;
 use crate::hub::now_ms;
@@ -12,6 +22,9 @@ use crate::moderation::banned_error;
 use crate::peer::Peer;
 use crate::refusal::Refusal;
 use crate::{Core, Session};
+
+/// Expired tokens are deleted by a login at most this often: an hour.
+pub(crate) const TOKEN_SWEEP_MS: i64 = 60 * 60 * 1000;
 
 /// A successful login: the session, and the LoginOk to answer with.
 #[derive(Debug)]
@@ -32,11 +45,10 @@ impl Core {
         Ok(())
     }
 
-    /// Logs `peer` in: checks the password, bans and mutes, applies the
-    /// duplicate-login policy and starts the session receiving the lobby
-    /// and its rooms. The whispers stored while the user was offline are
-    /// queued after the LoginOk, which the caller queues with
-    /// `answer_login` first.
+    /// Logs `peer` in with a password: checks it, then starts the session
+    /// as [`Core::login_with_token`] does, with a new session token (none
+    /// when tokens are off). The LoginOk (request `request_id`) and the
+    /// whispers stored while the user was offline are queued to `peer`.
     pub async fn login(
         &self,
         peer: &Arc<Peer>,
@@ -45,6 +57,52 @@ impl Core {
         password: &str,
     ) -> Result<Session, Refusal> {
         let account = self.accounts.login(username, password).await?;
+        self.start_session(peer, request_id, account, None).await
+    }
+
+    /// Logs `peer` in with a session token instead of a password: the token
+    /// must be valid (made by this server, not expired, not revoked) and
+    /// the account's, or the answer is TOKEN_INVALID. Then the same checks
+    /// as a password login (bans, mutes, the duplicate-login policy), and
+    /// the LoginOk carries the same token and expiry.
+    pub async fn login_with_token(
+        &self,
+        peer: &Arc<Peer>,
+        request_id: u32,
+        username: &str,
+        token: &str,
+    ) -> Result<Session, Refusal> {
+        if self.settings.session_token_ttl.is_none() || token.is_empty() {
+            return Err(token_invalid());
+        }
+        let Some(account) = self.accounts.find(username).await? else {
+            return Err(token_invalid());
+        };
+        let hash = TokenHash::of(token);
+        let valid = self.store.find_token(&hash, now_ms()).await?;
+        let Some(stored) = valid.filter(|stored| stored.account_id == account.id) else {
+            return Err(token_invalid());
+        };
+        let kept = IssuedToken {
+            token: token.to_owned(),
+            hash,
+            expires_at_ms: stored.expires_at_ms,
+        };
+        self.start_session(peer, request_id, account, Some(kept))
+            .await
+    }
+
+    /// Starts a session for an account whose credentials were checked:
+    /// checks bans and mutes, issues a token unless `kept` is the one it
+    /// logged in with, applies the duplicate-login policy and starts the
+    /// session receiving the lobby and its rooms.
+    async fn start_session(
+        &self,
+        peer: &Arc<Peer>,
+        request_id: u32,
+        account: Account,
+        kept: Option<IssuedToken>,
+    ) -> Result<Session, Refusal> {
         let now = now_ms();
         if let Some(ban) = self.store.account_ban(account.id, now).await? {
             return Err(banned_error(&ban));
@@ -59,15 +117,41 @@ impl Core {
         // Read before going online: a whisper stored after this read finds
         // the user online and is delivered live, or waits for the next login.
         let whispers = self.stored_whispers(account.id).await?;
-        let rooms = self
+        let by_token = kept.is_some();
+        let token = match kept {
+            Some(kept) => Some(kept),
+            None => self.issue_token(account.id).await?,
+        };
+        let rooms = match self
             .hub
-            .login(self.bus.as_ref(), peer, account.id, user.clone())?;
-        tracing::debug!(session = %peer.id, username = %user.username, "logged in");
+            .login(self.bus.as_ref(), peer, account.id, user.clone())
+        {
+            Ok(rooms) => rooms,
+            Err(refusal) => {
+                // Refused by the duplicate-login policy: a token just made
+                // for this login is nobody's.
+                if let Some(token) = token.as_ref().filter(|_| !by_token)
+                    && let Err(err) = self.store.revoke_token(&token.hash).await
+                {
+                    tracing::warn!(%err, "revoking an unused session token failed");
+                }
+                return Err(refusal);
+            }
+        };
+        // Never the token itself: logs are read by more people than should
+        // log in as this user.
+        tracing::debug!(session = %peer.id, username = %user.username, by_token, "logged in");
+        let (session_token, token_expires_ms) = match &token {
+            Some(token) => (token.token.clone(), token.expires_at_ms),
+            None => (String::new(), 0),
+        };
         let login_ok = Message::LoginOk(pb::LoginOk {
             session_id: peer.id.to_u64(),
             user: Some(pb::UserInfo::clone(&user)),
             rooms,
             offline_whispers: u32::try_from(whispers.len()).unwrap_or(u32::MAX),
+            session_token,
+            token_expires_ms,
         });
         peer.push(&Event::new(request_id, login_ok));
         if !whispers.is_empty() {
@@ -81,7 +165,99 @@ impl Core {
         Ok(Session {
             account_id: account.id,
             user,
+            token: token.map(|token| token.hash),
         })
+    }
+
+    /// Changes the session's password, given the old one (BAD_CREDENTIALS
+    /// if wrong; INVALID_PASSWORD if the new one fails the rules). Every
+    /// session token of the account is revoked, and this session gets a new
+    /// one in the answer. Sessions already logged in stay logged in.
+    pub async fn change_password(
+        &self,
+        session: &mut Session,
+        old_password: &str,
+        new_password: &str,
+    ) -> Result<pb::PasswordChanged, Refusal> {
+        self.accounts
+            .change_password(&session.user.username, old_password, new_password)
+            .await?;
+        self.store.revoke_tokens(session.account_id).await?;
+        session.token = None;
+        let token = self.issue_token(session.account_id).await?;
+        tracing::info!(username = %session.user.username, "password changed");
+        let answer = match token {
+            Some(token) => {
+                session.token = Some(token.hash);
+                pb::PasswordChanged {
+                    session_token: token.token,
+                    token_expires_ms: token.expires_at_ms,
+                }
+            }
+            None => pb::PasswordChanged::default(),
+        };
+        Ok(answer)
+    }
+
+    /// Revokes the token this session logged in with or was given: the
+    /// session's Logout, so a stored copy of it logs nobody in again.
+    pub async fn revoke_session_token(&self, session: &Session) -> Result<(), Refusal> {
+        if let Some(hash) = &session.token {
+            self.store.revoke_token(hash).await?;
+        }
+        Ok(())
+    }
+
+    /// Revokes every session token of an account: its clients must log in
+    /// with the password again.
+    pub(crate) async fn revoke_tokens(&self, account_id: AccountId) -> Result<(), Refusal> {
+        let n_revoked = self.store.revoke_tokens(account_id).await?;
+        tracing::debug!(account_id, n_revoked, "session tokens revoked");
+        Ok(())
+    }
+
+    /// Makes and stores a new token for `account_id`, valid for the
+    /// configured lifetime; `None` when tokens are off. Now and then also
+    /// deletes the expired ones.
+    async fn issue_token(&self, account_id: AccountId) -> Result<Option<IssuedToken>, Refusal> {
+        let Some(ttl) = self.settings.session_token_ttl else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        let new = NewToken::generate().map_err(|err| {
+            tracing::error!(%err, "making a session token failed");
+            Refusal::new(ErrorCode::Internal, "internal server error; try again")
+        })?;
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let expires_at_ms = now.saturating_add(ttl_ms);
+        self.store
+            .create_token(account_id, &new.hash, now, expires_at_ms)
+            .await?;
+        self.sweep_tokens(now).await;
+        Ok(Some(IssuedToken {
+            token: new.token,
+            hash: new.hash,
+            expires_at_ms,
+        }))
+    }
+
+    /// Deletes the expired tokens if nobody did within `TOKEN_SWEEP_MS`.
+    /// A failure is logged and waits for the next sweep: expired tokens log
+    /// nobody in, they only take room.
+    async fn sweep_tokens(&self, now: i64) {
+        let last = self.last_token_sweep_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < TOKEN_SWEEP_MS
+            || self
+                .last_token_sweep_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        match self.store.delete_expired_tokens(now).await {
+            Ok(n_deleted) => tracing::debug!(n_deleted, "expired session tokens deleted"),
+            Err(err) => tracing::warn!(%err, "deleting expired session tokens failed"),
+        }
     }
 
     /// Changes the session's display name, everywhere it is shown.
@@ -114,4 +290,21 @@ impl Core {
             &session.user.username,
         );
     }
+}
+
+/// A session token as a login hands it out.
+struct IssuedToken {
+    /// The text, for the LoginOk; never logged.
+    token: String,
+    hash: TokenHash,
+    expires_at_ms: i64,
+}
+
+/// What a Login with a token that does not log in gets: the client should
+/// ask for the password.
+fn token_invalid() -> Refusal {
+    Refusal::new(
+        ErrorCode::TokenInvalid,
+        "the session token is unknown, expired or revoked; log in with the password",
+    )
 }

@@ -1,7 +1,7 @@
 //! Server moderation: admins kick, ban (account and/or IP range, for a
-//! duration or forever) and mute. Bans and mutes persist in the store; IP
-//! bans are also kept in memory, because every accepted connection is
-//! checked against them.
+//! duration or forever), mute and revoke session tokens. Bans and mutes
+//! persist in the store; IP bans are also kept in memory, because every
+//! accepted connection is checked against them.
 
 use std::net::IpAddr;
 use std::sync::RwLock;
@@ -92,7 +92,8 @@ pub(crate) fn muted_error(until_ms: i64) -> Refusal {
 
 impl Core {
     /// Handles an admin request (the AdminKick, AdminBan, AdminUnban,
-    /// AdminMute and AdminUnmute frames; an admin HTTP API calls the same).
+    /// AdminMute, AdminUnmute and AdminRevokeTokens frames; an admin HTTP
+    /// API calls the same).
     pub async fn admin(&self, caller: &Caller<'_>, message: Message) -> Result<(), Refusal> {
         if !self.is_admin(&caller.user.username) {
             return Err(Refusal::new(
@@ -110,6 +111,7 @@ impl Core {
                     .await?
             }
             Message::AdminUnmute(req) => self.admin_unmute(&req.username).await?,
+            Message::AdminRevokeTokens(req) => self.admin_revoke_tokens(&req.username).await?,
             other => {
                 return Err(Refusal::new(
                     ErrorCode::UnexpectedMessage,
@@ -140,7 +142,9 @@ impl Core {
         Ok(())
     }
 
-    /// Bans an account, an address range, or both; their sessions end.
+    /// Bans an account, an address range, or both; their sessions end, and
+    /// a banned account's session tokens are revoked (a ban that ends does
+    /// not bring them back).
     pub async fn admin_ban(&self, by: i64, req: pb::AdminBan) -> Result<(), Refusal> {
         if req.username.is_empty() && req.ip.is_empty() {
             return Err(Refusal::new(
@@ -164,6 +168,7 @@ impl Core {
             self.store
                 .put_account_ban(account, sanction.clone())
                 .await?;
+            self.revoke_tokens(account).await?;
             self.bus.close_user(&self.hub, account, &kicked);
         }
         if let Some(net) = net {
@@ -210,6 +215,13 @@ impl Core {
                 .set_muted_until(sanction.until_ms.unwrap_or(i64::MAX));
         }
         Ok(())
+    }
+
+    /// Revokes every session token of an account; its sessions online
+    /// stay (an AdminKick ends them).
+    pub async fn admin_revoke_tokens(&self, username: &str) -> Result<(), Refusal> {
+        let account = self.target_account(username).await?;
+        self.revoke_tokens(account).await
     }
 
     /// Lifts a mute.

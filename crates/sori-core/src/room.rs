@@ -316,15 +316,16 @@ impl RoomState {
 
     /// Keeps a numbered message in the tail and fans it out to everyone
     /// online but the sender, in this room's order, batched into the
-    /// recipients' next write window. Some broadcasts are timed: every one
-    /// to a large room, one in [`PROBE_EVERY`] elsewhere.
+    /// recipients' next write window, and hands the message back. Some
+    /// broadcasts are timed: every one to a large room, one in
+    /// [`PROBE_EVERY`] elsewhere.
     pub(crate) fn fan_out(
         &mut self,
         msg: pb::ChatMessage,
         from: SessionId,
         probe: impl FnOnce(usize) -> Option<Arc<Probe>>,
         tail_len: usize,
-    ) {
+    ) -> pb::ChatMessage {
         self.tail.push_back(msg.clone());
         self.trim_tail(tail_len);
         let recipients = self.online.len() - usize::from(self.index.contains_key(&from));
@@ -336,6 +337,11 @@ impl RoomState {
             if member.peer.id != from {
                 member.peer.link.push_batched(&event);
             }
+        }
+        match event.into_message() {
+            Message::ChatMessage(msg) => msg,
+            // Built as a ChatMessage just above.
+            _ => unreachable!("the event is a ChatMessage"),
         }
     }
 

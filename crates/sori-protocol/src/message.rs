@@ -184,6 +184,10 @@ messages! {
     DeleteRoom = 92, ClientToServer;
     /// A room was deleted.
     RoomDeleted = 93, ServerToClient;
+    /// Change the caller's password.
+    ChangePassword = 94, ClientToServer;
+    /// Answer to ChangePassword: the session's new token.
+    PasswordChanged = 95, ServerToClient;
     /// Admin: end a user's session.
     AdminKick = 100, ClientToServer;
     /// Admin: ban an account and/or an IP range.
@@ -194,6 +198,8 @@ messages! {
     AdminMute = 103, ClientToServer;
     /// Admin: lift a mute.
     AdminUnmute = 104, ClientToServer;
+    /// Admin: revoke every session token of an account.
+    AdminRevokeTokens = 105, ClientToServer;
 }
 
 impl Message {

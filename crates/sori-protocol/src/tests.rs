@@ -28,7 +28,7 @@ fn user_info() -> impl Strategy<Value = pb::UserInfo> {
 fn error_code() -> impl Strategy<Value = i32> {
     prop_oneof![
         prop::sample::select(vec![
-            0, 1, 5, 7, 100, 105, 109, 205, 305, 306, 400, 404, 410, 413, 900
+            0, 1, 5, 7, 100, 105, 109, 205, 206, 305, 306, 400, 404, 410, 413, 900
         ]),
         any::<i32>(),
     ]
@@ -146,28 +146,56 @@ fn message_of(msg_type: MessageType) -> BoxedStrategy<Message> {
                 })
             })
             .boxed(),
-        MessageType::Login => (text(), text())
-            .prop_map(|(username, password)| Message::Login(pb::Login { username, password }))
+        MessageType::Login => (text(), text(), text())
+            .prop_map(|(username, password, token)| {
+                Message::Login(pb::Login {
+                    username,
+                    password,
+                    token,
+                })
+            })
             .boxed(),
         MessageType::LoginOk => (
             any::<u64>(),
             prop::option::of(user_info()),
             prop::collection::vec(room_info(), 0..4),
             any::<u32>(),
+            text(),
+            any::<i64>(),
         )
-            .prop_map(|(session_id, user, rooms, offline_whispers)| {
-                Message::LoginOk(pb::LoginOk {
-                    session_id,
-                    user,
-                    rooms,
-                    offline_whispers,
-                })
-            })
+            .prop_map(
+                |(session_id, user, rooms, offline_whispers, session_token, token_expires_ms)| {
+                    Message::LoginOk(pb::LoginOk {
+                        session_id,
+                        user,
+                        rooms,
+                        offline_whispers,
+                        session_token,
+                        token_expires_ms,
+                    })
+                },
+            )
             .boxed(),
         MessageType::SetDisplayName => text()
             .prop_map(|display_name| Message::SetDisplayName(pb::SetDisplayName { display_name }))
             .boxed(),
         MessageType::Logout => Just(Message::Logout(pb::Logout {})).boxed(),
+        MessageType::ChangePassword => (text(), text())
+            .prop_map(|(old_password, new_password)| {
+                Message::ChangePassword(pb::ChangePassword {
+                    old_password,
+                    new_password,
+                })
+            })
+            .boxed(),
+        MessageType::PasswordChanged => (text(), any::<i64>())
+            .prop_map(|(session_token, token_expires_ms)| {
+                Message::PasswordChanged(pb::PasswordChanged {
+                    session_token,
+                    token_expires_ms,
+                })
+            })
+            .boxed(),
         MessageType::Chat => (text(), text())
             .prop_map(|(room, text)| Message::Chat(pb::Chat { room, text }))
             .boxed(),
@@ -269,6 +297,9 @@ fn message_of(msg_type: MessageType) -> BoxedStrategy<Message> {
             .boxed(),
         MessageType::AdminUnmute => text()
             .prop_map(|username| Message::AdminUnmute(pb::AdminUnmute { username }))
+            .boxed(),
+        MessageType::AdminRevokeTokens => text()
+            .prop_map(|username| Message::AdminRevokeTokens(pb::AdminRevokeTokens { username }))
             .boxed(),
         MessageType::CreateRoom => (text(), text(), any::<bool>())
             .prop_map(|(name, topic, invite_only)| {
@@ -713,8 +744,20 @@ fn fixtures() {
         Message::Login(pb::Login {
             username: "al".into(),
             password: "pw".into(),
+            token: String::new(),
         }),
         "34 01 0b00 ffffffff 08000000 0a02616c 12027077",
+    );
+    // A Login by token: the empty password is left off the wire, the
+    // token is field 3.
+    check(
+        5,
+        Message::Login(pb::Login {
+            username: "al".into(),
+            password: String::new(),
+            token: "tk".into(),
+        }),
+        "34 01 0b00 05000000 08000000 0a02616c 1a02746b",
     );
     // Rooms. A resume request: since_seq 300 is the varint ac 02, and the
     // default history limit (0) is left off the wire.
@@ -998,6 +1041,7 @@ fn directions() {
             | MessageType::Login
             | MessageType::SetDisplayName
             | MessageType::Logout
+            | MessageType::ChangePassword
             | MessageType::Chat
             | MessageType::Whisper
             | MessageType::ListUsers
@@ -1018,7 +1062,8 @@ fn directions() {
             | MessageType::AdminBan
             | MessageType::AdminUnban
             | MessageType::AdminMute
-            | MessageType::AdminUnmute => ClientToServer,
+            | MessageType::AdminUnmute
+            | MessageType::AdminRevokeTokens => ClientToServer,
             _ => ServerToClient,
         };
         assert_eq!(msg_type.direction(), expected, "{msg_type:?}");

@@ -87,6 +87,16 @@ pub struct Config {
     /// What a second login to a logged-in account does [default: replace].
     #[arg(long, value_name = "POLICY", value_enum)]
     pub duplicate_login: DuplicateLogin,
+    /// How long a session token logs its account in again without the
+    /// password, e.g. "12h"; "0s" turns tokens off [default: 30days].
+    ///
+    /// A password login gets a new token; a token login gets the same one
+    /// back, its expiry unchanged. Logout, a ban, a password change and
+    /// AdminRevokeTokens revoke them (docs/security.md).
+    // `None` is off, written "0s" in the file too, as `status_interval`.
+    #[serde(with = "interval")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub session_token_ttl: std::option::Option<Duration>,
     /// Argon2id cost of password hashes.
     #[command(flatten, next_help_heading = "Password hashing")]
     pub password_hash: HashCost,
@@ -238,6 +248,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(5),
             status_interval: Some(Duration::from_secs(1)),
             duplicate_login: DuplicateLogin::Replace,
+            session_token_ttl: Some(sori_core::config::DEFAULT_SESSION_TOKEN_TTL),
             password_hash: HashCost::default(),
             history: true,
             offline_whispers: true,
@@ -318,7 +329,8 @@ fn is_origin_pattern(origin: &str) -> bool {
         && !host.contains(['/', '?', '#', ' '])
 }
 
-/// Parses a status interval: a duration, with "0s" meaning off.
+/// Parses a duration that "0s" turns off: the status interval, the
+/// session token lifetime.
 fn parse_interval(text: &str) -> Result<Option<Duration>, humantime::DurationError> {
     let interval = humantime::parse_duration(text)?;
     Ok((!interval.is_zero()).then_some(interval))
@@ -332,8 +344,8 @@ fn parse_listen(text: &str) -> Result<Option<SocketAddr>, std::net::AddrParseErr
     text.parse().map(Some)
 }
 
-/// `status_interval` in TOML: a duration, "0s" for off (`None`), as on the
-/// command line.
+/// `status_interval` and `session_token_ttl` in TOML: a duration, "0s" for
+/// off (`None`), as on the command line.
 mod interval {
     use super::*;
 

@@ -2,6 +2,7 @@
 //! session task handles the hot requests (chat) and the login itself; every
 //! other request a logged-in session sends comes through here.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use sori_core::peer::Peer;
@@ -11,19 +12,40 @@ use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode};
 use tokio::time::Instant;
 
-/// Runs one request of a logged-in session.
+use crate::rate::LoginThrottle;
+
+/// Runs one request of a logged-in session. `throttle` is the failed-login
+/// throttle, which a ChangePassword's old password goes through too: a
+/// stolen session token must not buy unlimited guesses at the password.
 pub(crate) async fn authenticated(
     core: &Core,
+    throttle: &LoginThrottle,
     peer: &Arc<Peer>,
     session: &mut Session,
     request_id: u32,
     message: Message,
     read_at: Instant,
 ) -> Result<Outcome, Refusal> {
-    if let Message::SetDisplayName(req) = message {
-        core.set_display_name(peer, session, req.display_name)
-            .await?;
-        return Ok(Outcome::Reply(Message::Ok(pb::Ok {})));
+    match message {
+        Message::SetDisplayName(req) => {
+            core.set_display_name(peer, session, req.display_name)
+                .await?;
+            return Ok(Outcome::Reply(Message::Ok(pb::Ok {})));
+        }
+        Message::ChangePassword(req) => {
+            let key = sori_core::hub::username_key(&session.user.username);
+            login_throttled(throttle, &key, peer.ip)?;
+            let res = core
+                .change_password(session, &req.old_password, &req.new_password)
+                .await;
+            record_attempt(throttle, &key, peer.ip, &res);
+            return res.map(|changed| Outcome::Reply(Message::PasswordChanged(changed)));
+        }
+        Message::Logout(_) => {
+            core.revoke_session_token(session).await?;
+            return Ok(Outcome::Logout);
+        }
+        _ => {}
     }
     let caller = Caller::new(peer, session, request_id, read_at);
     let sent = |res: Result<(), Refusal>| res.map(|()| Outcome::Sent);
@@ -57,11 +79,50 @@ pub(crate) async fn authenticated(
         | Message::AdminBan(_)
         | Message::AdminUnban(_)
         | Message::AdminMute(_)
-        | Message::AdminUnmute(_) => sent(core.admin(&caller, message).await),
-        Message::Logout(_) => Ok(Outcome::Logout),
+        | Message::AdminUnmute(_)
+        | Message::AdminRevokeTokens(_) => sent(core.admin(&caller, message).await),
         other => Err(Refusal::new(
             ErrorCode::UnexpectedMessage,
             format!("{:?} is not a request", other.msg_type()),
         )),
+    }
+}
+
+/// Refuses a password check (a Login, a ChangePassword) while its account
+/// or address waits out failed attempts.
+pub(crate) fn login_throttled(
+    throttle: &LoginThrottle,
+    account_key: &str,
+    ip: IpAddr,
+) -> Result<(), Refusal> {
+    let Some(wait) = throttle.delay(account_key, ip, std::time::Instant::now()) else {
+        return Ok(());
+    };
+    let until_ms = sori_core::hub::now_ms()
+        .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+    Err(Refusal::until(
+        ErrorCode::LoginThrottled,
+        format!(
+            "too many failed logins; try again in {} s",
+            wait.as_secs().max(1)
+        ),
+        until_ms,
+    ))
+}
+
+/// Tells the throttle how a password check went: a wrong password counts
+/// against the account and the address, a right one clears the account.
+pub(crate) fn record_attempt<T>(
+    throttle: &LoginThrottle,
+    account_key: &str,
+    ip: IpAddr,
+    res: &Result<T, Refusal>,
+) {
+    match res {
+        Ok(_) => throttle.record_success(account_key, ip),
+        Err(refusal) if refusal.code == ErrorCode::BadCredentials => {
+            throttle.record_failure(account_key, ip, std::time::Instant::now());
+        }
+        Err(_) => {}
     }
 }

@@ -534,6 +534,7 @@ impl Handler {
                 let peer: Arc<Peer> = self.peer.clone();
                 let res = dispatch::authenticated(
                     core,
+                    &self.shared.login_throttle,
                     &peer,
                     session,
                     request_id,
@@ -586,45 +587,36 @@ impl Handler {
         })
     }
 
-    /// Logs in, behind the failed-login throttle (an edge's concern: it is
-    /// keyed by the client's address).
+    /// Logs in by password, behind the failed-login throttle (an edge's
+    /// concern: it is keyed by the client's address), or by session token.
+    ///
+    /// A token login skips the throttle: a token cannot be guessed, so
+    /// there is nothing to slow down, and someone guessing at an account's
+    /// password then cannot lock that account's own clients out of their
+    /// reloads. Its failures (TOKEN_INVALID) are not counted either.
     async fn login(&mut self, request_id: u32, req: pb::Login) -> Result<Option<Message>, Refusal> {
         let shared = &self.shared;
-        let key = sori_core::hub::username_key(&req.username);
-        let ip = self.peer.ip;
-        if let Some(wait) = shared
-            .login_throttle
-            .delay(&key, ip, std::time::Instant::now())
-        {
-            let until_ms = sori_core::hub::now_ms()
-                .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
-            return Err(Refusal::until(
-                ErrorCode::LoginThrottled,
-                format!(
-                    "too many failed logins; try again in {} s",
-                    wait.as_secs().max(1)
-                ),
-                until_ms,
-            ));
-        }
         let peer: Arc<Peer> = self.peer.clone();
-        let session = match shared
-            .core
-            .login(&peer, request_id, &req.username, &req.password)
-            .await
-        {
-            Ok(session) => {
-                shared.login_throttle.record_success(&key, ip);
-                session
-            }
-            Err(refusal) => {
-                if refusal.code == ErrorCode::BadCredentials {
-                    shared
-                        .login_throttle
-                        .record_failure(&key, ip, std::time::Instant::now());
-                }
-                return Err(refusal);
-            }
+        let session = if req.token.is_empty() {
+            let key = sori_core::hub::username_key(&req.username);
+            let ip = self.peer.ip;
+            dispatch::login_throttled(&shared.login_throttle, &key, ip)?;
+            let res = shared
+                .core
+                .login(&peer, request_id, &req.username, &req.password)
+                .await;
+            dispatch::record_attempt(&shared.login_throttle, &key, ip, &res);
+            res?
+        } else if req.password.is_empty() {
+            shared
+                .core
+                .login_with_token(&peer, request_id, &req.username, &req.token)
+                .await?
+        } else {
+            return Err(Refusal::new(
+                ErrorCode::BadCredentials,
+                "send a password or a session token, not both",
+            ));
         };
         self.rearm = true;
         self.state = State::Authenticated(Box::new(session));

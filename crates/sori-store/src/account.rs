@@ -64,6 +64,16 @@ pub trait AccountStore: Send + Sync + 'static {
         account_id: AccountId,
         display_name: &str,
     ) -> Result<(), StoreError>;
+
+    /// Replaces an account's password hash (a password change). Revoking
+    /// the account's session tokens is [`TokenStore`](crate::TokenStore)'s.
+    ///
+    /// Fails with [`StoreError::NotFound`] if no account has this id.
+    async fn set_password_hash(
+        &self,
+        account_id: AccountId,
+        password_hash: &str,
+    ) -> Result<(), StoreError>;
 }
 
 // Hand-written so that logging an account never prints its password hash: a

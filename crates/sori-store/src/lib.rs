@@ -2,11 +2,12 @@
 //!
 //! Only this crate speaks SQL. The server talks to trait objects
 //! (`Arc<dyn AccountStore>`, `Arc<dyn RoomStore>`, `Arc<dyn MessageStore>`,
-//! `Arc<dyn ModerationStore>`, or all four as one `Arc<dyn Store>`), so a
+//! `Arc<dyn ModerationStore>`, `Arc<dyn TokenStore>`, or all five as one
+//! `Arc<dyn Store>`), so a
 //! backend is chosen at startup and the server is not generic over it.
 //! The traits use `async_trait` because native `async fn` in traits is not
 //! object-safe, and all of them return the one [`StoreError`].
-//! [`SqliteStore`] (feature `sqlite`, on by default) implements all four; a
+//! [`SqliteStore`] (feature `sqlite`, on by default) implements all five; a
 //! PostgreSQL backend can be added behind its own feature without touching
 //! the server, since the traits, the error type and the SQL (`$n`
 //! placeholders, `RETURNING`, `ON CONFLICT`, named constraints) are
@@ -15,7 +16,8 @@
 //! The pure rules live here too: name and password validation
 //! ([`validate_username`], [`validate_password`], [`validate_display_name`]),
 //! room name and topic validation ([`validate_room_name`],
-//! [`validate_topic`]), and Argon2id hashing ([`PasswordHasher`]). Hashing is
+//! [`validate_topic`]), Argon2id hashing ([`PasswordHasher`]), and making and
+//! hashing session tokens ([`NewToken`], [`TokenHash`]). Password hashing is
 //! CPU-bound and synchronous; call it from `tokio::task::spawn_blocking`.
 #![warn(missing_docs, unreachable_pub)]
 
@@ -28,6 +30,7 @@ mod room;
 mod rules;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod token;
 
 pub use account::{Account, AccountId, AccountStore, NewAccount};
 pub use error::StoreError;
@@ -41,10 +44,11 @@ pub use rules::{
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+pub use token::{NewToken, StoredToken, TOKEN_BYTES, TokenError, TokenHash, TokenStore};
 
-/// Everything the server needs from one backend: accounts, rooms, messages
-/// and moderation. Implemented for every type that implements the four
-/// traits, so the server holds one `Arc<dyn Store>`.
-pub trait Store: AccountStore + RoomStore + MessageStore + ModerationStore {}
+/// Everything the server needs from one backend: accounts, rooms, messages,
+/// moderation and session tokens. Implemented for every type that
+/// implements the five traits, so the server holds one `Arc<dyn Store>`.
+pub trait Store: AccountStore + RoomStore + MessageStore + ModerationStore + TokenStore {}
 
-impl<T: AccountStore + RoomStore + MessageStore + ModerationStore> Store for T {}
+impl<T: AccountStore + RoomStore + MessageStore + ModerationStore + TokenStore> Store for T {}

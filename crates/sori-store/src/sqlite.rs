@@ -1,6 +1,6 @@
 //! The embedded SQLite backend: one database file, created and migrated on
-//! first open. Accounts are here; rooms, history and moderation are in the
-//! submodules.
+//! first open. Accounts are here; rooms, history, moderation and session
+//! tokens are in the submodules.
 
 use std::{
     path::Path,
@@ -14,17 +14,19 @@ use sqlx::{
     },
 };
 
-use crate::{Account, AccountStore, NewAccount, StoreError};
+use crate::{Account, AccountId, AccountStore, NewAccount, StoreError};
 
 mod message;
 mod moderation;
 mod room;
 #[cfg(test)]
 mod tests;
+mod token;
 
 /// An [`AccountStore`], [`RoomStore`](crate::RoomStore),
-/// [`MessageStore`](crate::MessageStore) and
-/// [`ModerationStore`](crate::ModerationStore) in one SQLite database.
+/// [`MessageStore`](crate::MessageStore),
+/// [`ModerationStore`](crate::ModerationStore) and
+/// [`TokenStore`](crate::TokenStore) in one SQLite database.
 ///
 /// Cheap to clone: clones share one connection pool. Hand the server one
 /// `Arc<SqliteStore>` coerced to each trait object.
@@ -171,6 +173,23 @@ impl AccountStore for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(classify)?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn set_password_hash(
+        &self,
+        account_id: AccountId,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        let res = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

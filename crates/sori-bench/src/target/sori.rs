@@ -88,6 +88,7 @@ impl Codec for SoriCodec {
         let login = Message::Login(pb::Login {
             username: self.username.clone(),
             password: PASSWORD.to_owned(),
+            token: String::new(),
         });
         sori_protocol::encode(REGISTER_ID, &register, out);
         sori_protocol::encode(LOGIN_ID, &login, out);

@@ -222,6 +222,7 @@ fn sori_handshake_and_publish_bytes() {
         Message::Login(pb::Login {
             username: "benchs12".into(),
             password: sori::PASSWORD.into(),
+            token: String::new(),
         }),
     ));
     expected.extend(frame(

@@ -170,6 +170,33 @@ fn the_status_interval_turns_off_with_0s_in_the_file_and_on_the_command_line() {
 }
 
 #[test]
+fn session_tokens_turn_off_with_0s_in_the_file_and_on_the_command_line() {
+    let thirty_days = Some(Duration::from_secs(30 * 24 * 60 * 60));
+    check(
+        |c| c.session_token_ttl,
+        "session_token_ttl = \"0s\"",
+        &["--session-token-ttl", "0s"],
+        (thirty_days, None, None),
+    );
+    check(
+        |c| c.session_token_ttl,
+        "session_token_ttl = \"12h\"",
+        &["--session-token-ttl", "1s"],
+        (
+            thirty_days,
+            Some(Duration::from_secs(12 * 60 * 60)),
+            Some(Duration::from_secs(1)),
+        ),
+    );
+    let off = Config {
+        session_token_ttl: None,
+        ..Config::default()
+    };
+    let text = toml::to_string(&off).unwrap();
+    assert_eq!(Config::from_toml(&text).unwrap(), off, "{text}");
+}
+
+#[test]
 fn the_websocket_listener_turns_off_with_off() {
     let default = Some(SocketAddr::from(([127, 0, 0, 1], 5280)));
     let other = Some(SocketAddr::from(([0, 0, 0, 0], 8080)));

@@ -29,6 +29,7 @@ async fn raw_login(conn: &mut RawConnection, username: &str) {
         &Message::Login(pb::Login {
             username: username.into(),
             password: PASSWORD.into(),
+            token: String::new(),
         }),
     )
     .await

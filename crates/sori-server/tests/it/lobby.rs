@@ -276,6 +276,7 @@ async fn a_client_that_never_reads_is_cut_off_and_nobody_else_waits() {
         &Message::Login(pb::Login {
             username: "sloth".into(),
             password: PASSWORD.into(),
+            token: String::new(),
         }),
     )
     .await

@@ -12,4 +12,5 @@ mod rooms;
 mod sessions;
 mod support;
 mod tls;
+mod tokens;
 mod websocket;

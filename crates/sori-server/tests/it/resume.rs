@@ -20,6 +20,7 @@ async fn raw_login(server: &support::TestServer, username: &str) -> (RawConnecti
         &Message::Login(pb::Login {
             username: username.into(),
             password: PASSWORD.into(),
+            token: String::new(),
         }),
     )
     .await

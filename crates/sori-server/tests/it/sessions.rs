@@ -56,6 +56,7 @@ async fn a_silent_session_is_pinged_then_closed_but_one_that_answers_stays() {
         &Message::Login(pb::Login {
             username: "silent".into(),
             password: PASSWORD.into(),
+            token: String::new(),
         }),
     )
     .await

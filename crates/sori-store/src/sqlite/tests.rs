@@ -137,6 +137,33 @@ async fn set_display_name() {
 }
 
 #[tokio::test]
+async fn set_password_hash() {
+    let (store, _dir) = file_store().await;
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    let new_hash = "$argon2id$v=19$m=1024,t=1,p=1$bmV3c2FsdA$bmV3aGFzaA";
+
+    store.set_password_hash(alice.id, new_hash).await.unwrap();
+    let alice_now = store.account_by_username("alice").await.unwrap().unwrap();
+    assert_eq!(alice_now.password_hash, new_hash);
+    assert_eq!(
+        Account {
+            password_hash: alice.password_hash.clone(),
+            ..alice_now
+        },
+        alice,
+        "nothing else changed"
+    );
+    let bob_now = store.account_by_username("bob").await.unwrap().unwrap();
+    assert_eq!(bob_now, bob, "only that account");
+
+    let res = store
+        .set_password_hash(alice.id + bob.id + 100, new_hash)
+        .await;
+    assert!(matches!(res, Err(StoreError::NotFound)), "{res:?}");
+}
+
+#[tokio::test]
 async fn accounts_survive_a_restart() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("sori.db");
