@@ -268,6 +268,7 @@ fn chat_settings(config: &Config) -> Settings {
         password_hash: config.password_hash.clone(),
         presence_limit: config.presence_limit,
         admins: config.admins.clone(),
+        session_token_ttl: config.session_token_ttl,
     }
 }
 
@@ -350,6 +351,12 @@ async fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, kind: Kind) {
             });
             continue;
         }
+        if from_proxy && kind == Kind::WebSocket {
+            // The client's address comes with the upgrade request; it is
+            // admitted then (upgrade.rs), not the proxy's.
+            start_session(shared, stream, kind, ip, None, accepted_at);
+            continue;
+        }
         admit_and_spawn(shared, stream, kind, ip, accepted_at);
     }
 }
@@ -363,29 +370,40 @@ fn admit_and_spawn(
     ip: IpAddr,
     accepted_at: tokio::time::Instant,
 ) {
-    {
-        let per_ip = match admit(shared, ip) {
-            Ok(guard) => guard,
-            Err(kicked) => {
-                shared.metrics.refused_ip.inc();
-                refuse(stream, &kicked);
-                return;
-            }
-        };
-        match shared.sessions.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let place = Place {
-                    _permit: permit,
-                    per_ip,
-                };
-                handler::spawn(shared, stream, kind, ip, place, accepted_at);
-            }
-            Err(_) => {
-                shared.metrics.refused_full.inc();
-                let kicked =
-                    Message::kicked(ErrorCode::ServerFull, "the server is full; try again later");
-                refuse(stream, &encode_to_bytes(0, &kicked));
-            }
+    let per_ip = match admit(shared, ip) {
+        Ok(guard) => guard,
+        Err(kicked) => {
+            shared.metrics.refused_ip.inc();
+            refuse(stream, &kicked);
+            return;
+        }
+    };
+    start_session(shared, stream, kind, ip, Some(per_ip), accepted_at);
+}
+
+/// Starts a session under the session limit, or tells the client the
+/// server is full.
+fn start_session(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    kind: Kind,
+    ip: IpAddr,
+    per_ip: Option<ConnectionGuard>,
+    accepted_at: tokio::time::Instant,
+) {
+    match shared.sessions.clone().try_acquire_owned() {
+        Ok(permit) => {
+            let place = Place {
+                _permit: permit,
+                per_ip,
+            };
+            handler::spawn(shared, stream, kind, ip, place, accepted_at);
+        }
+        Err(_) => {
+            shared.metrics.refused_full.inc();
+            let kicked =
+                Message::kicked(ErrorCode::ServerFull, "the server is full; try again later");
+            refuse(stream, &encode_to_bytes(0, &kicked));
         }
     }
 }
@@ -394,8 +412,10 @@ fn admit_and_spawn(
 /// and under its address's connection limit.
 pub(crate) struct Place {
     _permit: OwnedSemaphorePermit,
-    /// Behind a trusted proxy, replaced by the client's own once known.
-    pub(crate) per_ip: ConnectionGuard,
+    /// The client's place under its address's limit. `None` until the
+    /// WebSocket handshake names the client behind a trusted proxy (the
+    /// proxy's own address is not limited).
+    pub(crate) per_ip: Option<ConnectionGuard>,
 }
 
 /// Checks a new connection's address: bans, the IP and country policy, and

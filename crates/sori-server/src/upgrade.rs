@@ -57,6 +57,17 @@ pub(crate) async fn accept(
         }
     };
     let config = &shared.config;
+    if request.validate() == Err(sori_ws::UpgradeError::NoUpgrade) {
+        // A browser asking for the page that talks to this listener.
+        match crate::web::response(request.path()) {
+            Some(page) => {
+                let _ = write_half.write_all(&page).await;
+                let _ = write_half.shutdown().await;
+            }
+            None => refuse(&mut write_half, 404, "not found").await,
+        }
+        return None;
+    }
     if let Err(err) = request.validate() {
         refuse(&mut write_half, err.status(), &err.to_string()).await;
         return None;
@@ -74,7 +85,7 @@ pub(crate) async fn accept(
         // Behind a proxy: bans, the IP policy and per-address limits apply
         // to the client, not to the proxy.
         match admit(shared, ip) {
-            Ok(guard) => place.per_ip = guard,
+            Ok(guard) => place.per_ip = Some(guard),
             Err(_) => {
                 shared.metrics.refused_ip.inc();
                 refuse(

@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sori_client::{Client, Event, Events};
 use sori_core::config::RoomLimits;
-use sori_protocol::pb::{ErrorCode, LeaveReason, RoomRole};
+use sori_protocol::Message;
+use sori_protocol::pb::{self, ErrorCode, LeaveReason, RoomRole};
 use sori_store::SqliteStore;
 use tokio::task::JoinSet;
 
@@ -596,5 +598,117 @@ async fn without_history_acks_are_immediate_and_history_is_refused() {
     let (bob, _be) = server.user("bob").await;
     let joined = bob.join_room("fleeting", 0, 0).await.unwrap();
     assert_eq!(joined.history.len(), 3);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn numbers_handed_out_before_a_crash_are_never_handed_out_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sori.db");
+    let store = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let server = support::start_with(support::config(), store).await;
+    let (alice, _ae) = server.user("alice").await;
+    let (bob, mut bob_events) = server.user("bob").await;
+    alice.create_room("fast", "", false).await.unwrap();
+    bob.join_room("fast", 0, 0).await.unwrap();
+    // Pipelined chat, and a crash while it is in flight: some messages are
+    // fanned out to bob and never stored.
+    let sender = alice.clone();
+    let pipelined = tokio::spawn(async move {
+        let sends = (0..400).map(|n| {
+            let alice = sender.clone();
+            async move { alice.chat_in("fast", &format!("before {n}")).await }
+        });
+        let mut all = JoinSet::new();
+        for send in sends {
+            all.spawn(send);
+        }
+        all.join_all().await
+    });
+    let mut seen = 0;
+    while seen < 100 {
+        if let Event::Chat(m) = bob_events.next().await {
+            seen = seen.max(m.seq);
+        }
+    }
+    server.crash();
+    let _ = pipelined.await;
+    // Whatever else bob got before the connection died.
+    while let Ok(event) = tokio::time::timeout(Duration::from_millis(200), bob_events.next()).await
+    {
+        match event {
+            sori_client::Event::Chat(m) => seen = seen.max(m.seq),
+            sori_client::Event::Closed => break,
+            _ => {}
+        }
+    }
+
+    let store = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let server = support::start_with(support::config(), store).await;
+    let (alice, _ae) = server.connect().await;
+    alice.login("alice", PASSWORD).await.unwrap();
+    let after = alice.chat_in("fast", "after the crash").await.unwrap().seq;
+    assert!(
+        after > seen,
+        "seq {after} after the crash, but bob saw up to {seen} before it"
+    );
+    // A resume from a number that was never stored is a reload, never a
+    // resume that hands the new message the old number.
+    let (bob, _be) = server.connect().await;
+    bob.login("bob", PASSWORD).await.unwrap();
+    let joined = bob.join_room("fast", seen, 0).await.unwrap();
+    assert!(
+        joined
+            .history
+            .iter()
+            .all(|m| m.seq > seen || m.text.starts_with("before"))
+    );
+    assert!(joined.last_seq >= after);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_deleted_rooms_name_is_a_new_room_and_a_resume_of_the_old_one_reloads() {
+    let server = support::start(support::config()).await;
+    let (owner, _oe) = server.user("owner").await;
+    let (member, mut member_events) = server.user("member").await;
+    let created = owner.create_room("temp", "", false).await.unwrap();
+    let old_id = created.room.as_ref().unwrap().room_id;
+    member.join_room("temp", 0, 0).await.unwrap();
+    for n in 0..5 {
+        owner.chat_in("temp", &format!("old {n}")).await.unwrap();
+    }
+    // Only the owner (or an admin) may delete it.
+    assert_eq!(
+        server_code(member.delete_room("temp").await),
+        ErrorCode::NotRoomOperator
+    );
+    owner.delete_room("temp").await.unwrap();
+    loop {
+        if let Event::RoomDeleted(gone) = member_events.next().await {
+            assert_eq!((gone.room.as_str(), gone.room_id), ("temp", old_id));
+            break;
+        }
+    }
+    let again = owner.create_room("temp", "", false).await.unwrap();
+    let new_id = again.room.as_ref().unwrap().room_id;
+    assert!(new_id > old_id, "room ids are never reused");
+    owner.chat_in("temp", "new 1").await.unwrap();
+    member.join_room("temp", 0, 0).await.unwrap();
+    // A client resuming the old room from seq 5 is told to reload.
+    let resumed = member
+        .request(Message::JoinRoom(pb::JoinRoom {
+            name: "temp".into(),
+            since_seq: 5,
+            history_limit: 0,
+            room_id: old_id,
+        }))
+        .await
+        .unwrap();
+    let Message::RoomJoined(joined) = resumed else {
+        panic!("expected RoomJoined, got {resumed:?}")
+    };
+    assert!(joined.reload_required && !joined.resumed);
+    assert_eq!(joined.history.len(), 1);
     server.stop().await.unwrap();
 }

@@ -109,7 +109,9 @@ impl WsClient {
         let opcode = self.buf[0] & 0x0f;
         assert_eq!(self.buf[1] & 0x80, 0, "server frames are never masked");
         let (len, at) = match self.buf[1] & 0x7f {
-            126 if self.buf.len() >= 4 => (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4),
+            126 if self.buf.len() >= 4 => {
+                (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4)
+            }
             127 if self.buf.len() >= 10 => {
                 let mut n = [0u8; 8];
                 n.copy_from_slice(&self.buf[2..10]);
@@ -159,6 +161,7 @@ impl WsClient {
         let login = Message::Login(pb::Login {
             username: name.into(),
             password: PASSWORD.into(),
+            token: String::new(),
         });
         self.send(2, &login).await;
         self.until(|m| matches!(m, Message::LoginOk(_))).await;
