@@ -21,6 +21,7 @@ pub mod rate;
 mod server;
 mod transport;
 mod upgrade;
+mod web;
 mod writer;
 
 pub use config::Config;
