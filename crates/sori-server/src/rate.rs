@@ -62,7 +62,7 @@ pub struct LimitsConfig {
     #[arg(skip)]
     pub max_tracked_ips: usize,
     /// Close a client that leaves a frame unfinished (half a header or half
-    /// a body) this long, TRUNCATED_FRAME: the slowloris timeout
+    /// a body) this long, READ_TIMEOUT: the slowloris timeout
     /// [default: 10s].
     #[serde(with = "humantime_serde")]
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
