@@ -18,8 +18,9 @@ use sori_store::AccountId;
 use tokio::time::Instant;
 
 use crate::event::Event;
-use crate::hub::{Hub, Online};
+use crate::ip_bans::canonical;
 use crate::metrics::{Metrics, Probe};
+use crate::peer::Peer;
 use crate::room::{NeedReservation, Room, RoomState};
 use crate::session::SessionId;
 
@@ -41,6 +42,19 @@ pub struct Post<'a> {
     pub tail_len: usize,
 }
 
+/// Where this node's sessions are: what a bus needs of the node's hub to
+/// deliver to the sessions it holds.
+pub trait Directory {
+    /// The session logged in as `username` here, if any.
+    fn session_of(&self, username: &str) -> Option<Arc<Peer>>;
+    /// The session logged in to `account` here, if any.
+    fn session_of_account(&self, account: AccountId) -> Option<Arc<Peer>>;
+    /// Every session connected here, logged in or not.
+    fn sessions(&self) -> Vec<Arc<Peer>>;
+    /// Every user logged in here, sorted by username.
+    fn users(&self) -> Vec<UserInfo>;
+}
+
 /// Everything that crosses sessions goes through this; passed to the core
 /// as `Arc<dyn Bus>`, so the server is not generic over it.
 ///
@@ -58,24 +72,24 @@ pub trait Bus: Send + Sync + 'static {
 
     /// A push to the session of `username` wherever it is logged in; false
     /// if nobody is.
-    fn to_user(&self, hub: &Hub, username: &str, event: &Event) -> bool;
+    fn to_user(&self, here: &dyn Directory, username: &str, event: &Event) -> bool;
 
     /// Ends the session of `account` wherever it is, with `last`; false if
     /// it is not online.
-    fn close_user(&self, hub: &Hub, account: AccountId, last: &Event) -> bool;
+    fn close_user(&self, here: &dyn Directory, account: AccountId, last: &Event) -> bool;
 
     /// Ends a session that a newer login of the same account replaced.
-    fn replace(&self, old: &Online, last: &Event);
+    fn replace(&self, old: &Peer, last: &Event);
 
     /// Ends every session from an address in `net` (IP bans).
-    fn close_net(&self, hub: &Hub, net: IpNet, last: &Event);
+    fn close_net(&self, here: &dyn Directory, net: IpNet, last: &Event);
 
     /// Tells everyone that a user came online or went offline (UserJoined,
     /// UserLeft), with the lobby's lock held.
     fn presence(&self, lobby: &RoomState, event: Event);
 
     /// Every user online, sorted by username.
-    fn online_users(&self, hub: &Hub) -> Vec<UserInfo>;
+    fn online_users(&self, here: &dyn Directory) -> Vec<UserInfo>;
 }
 
 /// The single node's bus: everything is delivered in this process.
@@ -107,33 +121,33 @@ impl Bus for LocalBus {
         Ok(state.fan_out(msg, post.from, probe, post.tail_len))
     }
 
-    fn to_user(&self, hub: &Hub, username: &str, event: &Event) -> bool {
-        match hub.online(username) {
-            Some(online) => {
-                online.peer.push(event);
+    fn to_user(&self, here: &dyn Directory, username: &str, event: &Event) -> bool {
+        match here.session_of(username) {
+            Some(peer) => {
+                peer.push(event);
                 true
             }
             None => false,
         }
     }
 
-    fn close_user(&self, hub: &Hub, account: AccountId, last: &Event) -> bool {
-        match hub.online_account(account) {
-            Some(online) => {
-                online.peer.close(Some(last));
+    fn close_user(&self, here: &dyn Directory, account: AccountId, last: &Event) -> bool {
+        match here.session_of_account(account) {
+            Some(peer) => {
+                peer.close(Some(last));
                 true
             }
             None => false,
         }
     }
 
-    fn replace(&self, old: &Online, last: &Event) {
-        old.peer.close(Some(last));
+    fn replace(&self, old: &Peer, last: &Event) {
+        old.close(Some(last));
     }
 
-    fn close_net(&self, hub: &Hub, net: IpNet, last: &Event) {
-        for peer in hub.peers() {
-            if net.contains(&crate::moderation::canonical(peer.ip)) {
+    fn close_net(&self, here: &dyn Directory, net: IpNet, last: &Event) {
+        for peer in here.sessions() {
+            if net.contains(&canonical(peer.ip)) {
                 peer.close(Some(last));
             }
         }
@@ -143,7 +157,7 @@ impl Bus for LocalBus {
         lobby.push_all(&event, None);
     }
 
-    fn online_users(&self, hub: &Hub) -> Vec<UserInfo> {
-        hub.list_users()
+    fn online_users(&self, here: &dyn Directory) -> Vec<UserInfo> {
+        here.users()
     }
 }

@@ -9,11 +9,11 @@ use sori_store::StoredMessage;
 
 use crate::bus::Post;
 use crate::checks::{check_muted, not_in_room};
+use crate::clock::now_ms;
 use crate::history::Pending;
-use crate::hub::now_ms;
+use crate::node::{Caller, Core};
 use crate::refusal::{Refusal, check_text};
 use crate::room::{NeedReservation, Room};
-use crate::{Caller, Core};
 
 /// Where a chat message stands after [`Core::chat`].
 #[derive(Debug)]

@@ -4,10 +4,10 @@ use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode, LeaveReason};
 use sori_store::{AccountId, Role, StoredMessage};
 
-use crate::hub::now_ms;
+use crate::clock::now_ms;
+use crate::node::{Caller, Core};
 use crate::refusal::Refusal;
 use crate::room::{Room, RoomState, wire_role};
-use crate::{Caller, Core};
 
 pub(crate) fn check_muted(caller: &Caller<'_>) -> Result<(), Refusal> {
     match caller.peer.muted_until(now_ms()) {

@@ -9,19 +9,19 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode, UserInfo};
 use sori_store::{AccountId, StoredRoom};
 
-use crate::bus::Bus;
+use crate::bus::{Bus, Directory};
 use crate::config::DuplicateLogin;
 use crate::event::Event;
 use crate::peer::{Link, Peer};
 use crate::refusal::Refusal;
+use crate::registry::Registry;
 use crate::room::Room;
-use crate::session::{Registry, SessionId};
+use crate::session::SessionId;
 
 /// This node's chat state: its sessions, its logged-in users, the rooms.
 pub struct Hub {
@@ -155,7 +155,7 @@ impl Hub {
                         ErrorCode::LoggedInElsewhere,
                         "this account logged in from another connection",
                     );
-                    bus.replace(old, &Event::push(kicked));
+                    bus.replace(&old.peer, &Event::push(kicked));
                 }
                 None if lobby.n_online() < self.presence_limit => {
                     let joined = Message::UserJoined(pb::UserJoined {
@@ -325,6 +325,24 @@ impl Hub {
     }
 }
 
+impl Directory for Hub {
+    fn session_of(&self, username: &str) -> Option<Arc<Peer>> {
+        self.online(username).map(|online| online.peer)
+    }
+
+    fn session_of_account(&self, account: AccountId) -> Option<Arc<Peer>> {
+        self.online_account(account).map(|online| online.peer)
+    }
+
+    fn sessions(&self) -> Vec<Arc<Peer>> {
+        self.peers()
+    }
+
+    fn users(&self) -> Vec<UserInfo> {
+        self.list_users()
+    }
+}
+
 /// The key under which a username is unique: case-insensitive.
 pub fn username_key(username: &str) -> String {
     username.to_ascii_lowercase()
@@ -334,13 +352,6 @@ pub fn username_key(username: &str) -> String {
 /// same lowercasing as the store.
 pub(crate) fn room_key(name: &str) -> String {
     name.to_lowercase()
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 // Every critical section here leaves its state consistent between

@@ -4,9 +4,9 @@ use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode, RoomRole};
 
 use crate::checks::*;
+use crate::node::{Caller, Core};
 use crate::refusal::Refusal;
 use crate::room::wire_role;
-use crate::{Caller, Core};
 
 impl Core {
     /// Every user online.

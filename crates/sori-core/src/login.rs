@@ -16,12 +16,12 @@ use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode};
 use sori_store::{Account, AccountId, NewToken, TokenHash};
 
+use crate::clock::now_ms;
 use crate::event::Event;
-use crate::hub::now_ms;
 use crate::moderation::banned_error;
+use crate::node::{Core, Session};
 use crate::peer::Peer;
 use crate::refusal::Refusal;
-use crate::{Core, Session};
 
 /// Expired tokens are deleted by a login at most this often: an hour.
 pub(crate) const TOKEN_SWEEP_MS: i64 = 60 * 60 * 1000;

@@ -11,9 +11,9 @@ use crate::checks::{
     clamp_limit, keep_newest_within, lobby_is_special, member_left, membership_limit, not_in_room,
     room_exists, room_joined, wire_message,
 };
+use crate::node::{Caller, Core};
 use crate::refusal::Refusal;
 use crate::room::{Member, Room};
-use crate::{Caller, Core};
 
 impl Core {
     /// Creates a room with the caller as its owner and first member.

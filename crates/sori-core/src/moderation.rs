@@ -3,63 +3,16 @@
 //! persist in the store; IP bans are also kept in memory, because every
 //! accepted connection is checked against them.
 
-use std::net::IpAddr;
-use std::sync::RwLock;
-
 use ipnet::IpNet;
 use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode};
-use sori_store::{IpBan, Sanction, Store, StoreError};
+use sori_store::{IpBan, Sanction};
 
+use crate::clock::now_ms;
 use crate::event::Event;
-use crate::hub::now_ms;
+use crate::ip_bans::parse_net;
+use crate::node::{Caller, Core};
 use crate::refusal::Refusal;
-use crate::{Caller, Core};
-
-/// The IP bans in force, parsed.
-#[derive(Default)]
-pub struct IpBans {
-    /// std RwLock: read on every accept, written by admins; never held
-    /// across `.await`.
-    bans: RwLock<Vec<(IpNet, Sanction)>>,
-}
-
-impl IpBans {
-    /// Loads the bans in force from the store.
-    pub(crate) async fn load(store: &dyn Store) -> Result<Self, StoreError> {
-        let mut bans = Vec::new();
-        for ban in store.ip_bans(now_ms()).await? {
-            match parse_net(&ban.net) {
-                Some(net) => bans.push((net, ban.sanction)),
-                None => tracing::warn!(net = %ban.net, "ignoring an IP ban that does not parse"),
-            }
-        }
-        Ok(IpBans {
-            bans: RwLock::new(bans),
-        })
-    }
-
-    /// The ban in force on `ip` now, if any.
-    pub fn check(&self, ip: IpAddr) -> Option<Sanction> {
-        let now = now_ms();
-        let ip = canonical(ip);
-        let bans = self.bans.read().unwrap_or_else(|p| p.into_inner());
-        bans.iter()
-            .find(|(net, sanction)| net.contains(&ip) && sanction.in_force_at(now))
-            .map(|(_, sanction)| sanction.clone())
-    }
-
-    fn put(&self, net: IpNet, sanction: Sanction) {
-        let mut bans = self.bans.write().unwrap_or_else(|p| p.into_inner());
-        bans.retain(|(n, _)| *n != net);
-        bans.push((net, sanction));
-    }
-
-    fn remove(&self, net: IpNet) {
-        let mut bans = self.bans.write().unwrap_or_else(|p| p.into_inner());
-        bans.retain(|(n, _)| *n != net);
-    }
-}
 
 /// The Kicked frame a banned client gets, saying until when.
 pub fn banned_kick(sanction: &Sanction) -> Message {
@@ -257,24 +210,6 @@ fn ip_net(text: &str) -> Result<IpNet, Refusal> {
             format!("{text:?} is not an IP address or CIDR range"),
         )
     })
-}
-
-fn parse_net(text: &str) -> Option<IpNet> {
-    let text = text.trim();
-    if let Ok(net) = text.parse::<IpNet>() {
-        return Some(net.trunc());
-    }
-    text.parse::<IpAddr>()
-        .ok()
-        .map(|ip| IpNet::from(canonical(ip)))
-}
-
-/// IPv4-mapped IPv6 addresses compare as the IPv4 address they carry.
-pub fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
 }
 
 fn wire_until(sanction: &Sanction) -> i64 {

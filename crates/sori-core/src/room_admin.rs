@@ -6,9 +6,9 @@ use sori_store::{Role, validate_topic};
 
 use crate::checks::*;
 use crate::event::Event;
+use crate::node::{Caller, Core};
 use crate::refusal::Refusal;
 use crate::room::wire_role;
-use crate::{Caller, Core};
 
 impl Core {
     /// Sets a room's topic (operators and owners).

@@ -5,10 +5,10 @@ use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode};
 use sori_store::{AccountId, NewWhisper};
 
+use crate::clock::now_ms;
 use crate::event::Event;
-use crate::hub::now_ms;
+use crate::node::{Caller, Core};
 use crate::refusal::Refusal;
-use crate::{Caller, Core};
 
 impl Core {
     /// A whisper to someone online, or stored for someone offline.

@@ -98,7 +98,7 @@ pub(crate) fn login_throttled(
     let Some(wait) = throttle.delay(account_key, ip, std::time::Instant::now()) else {
         return Ok(());
     };
-    let until_ms = sori_core::hub::now_ms()
+    let until_ms = sori_core::clock::now_ms()
         .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
     Err(Refusal::until(
         ErrorCode::LoginThrottled,

@@ -23,7 +23,7 @@ use crate::connection::{Connection, Incoming};
 use crate::dispatch;
 use crate::link::{Format, SessionLink, SessionPeer};
 use crate::rate::{FrameVerdict, SessionLimits};
-use crate::server::{Kind, Place, Shared};
+use crate::shared::{Kind, Place, Shared};
 use crate::transport::{self, Fill};
 use crate::upgrade;
 use crate::writer::{Stop, Writer};
@@ -346,7 +346,7 @@ impl Handler {
     fn rate_limited(&mut self, request_id: u32, len: usize) {
         self.shared.metrics.rate_limited.inc();
         let wait = self.limits.retry_after(len, std::time::Instant::now());
-        let until_ms = sori_core::hub::now_ms()
+        let until_ms = sori_core::clock::now_ms()
             .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
         let refusal = Refusal::until(
             ErrorCode::RateLimited,

@@ -19,6 +19,7 @@ mod outbox;
 mod proxy_protocol;
 pub mod rate;
 mod server;
+mod shared;
 mod transport;
 mod upgrade;
 mod web;

@@ -5,27 +5,25 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use sori_core::bus::{Bus, LocalBus};
 use sori_core::config::Settings;
 use sori_core::metrics::Metrics;
-use sori_core::moderation;
 use sori_core::{Core, OpenError};
 use sori_protocol::pb::ErrorCode;
 use sori_protocol::{Message, encode_to_bytes};
 use sori_store::{Store, StoreError};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_rustls::TlsAcceptor;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::flush::Coalescer;
 use crate::handler;
-use crate::ip_policy::{IpPolicy, RefusalLog, Verdict};
+use crate::ip_policy::{IpPolicy, RefusalLog};
 use crate::metrics;
-use crate::rate::{ConnectionCounter, ConnectionGuard, KeyedLimiter, LoginThrottle, client_key};
+use crate::rate::{ConnectionCounter, ConnectionGuard, KeyedLimiter, LoginThrottle};
+use crate::shared::{Kind, Place, Shared, admit};
 use crate::transport;
 
 /// File descriptors kept free for everything that is not a session
@@ -41,34 +39,6 @@ pub enum RunError {
     /// The store could not be read at startup.
     #[error("loading rooms: {0}")]
     Store(#[from] StoreError),
-}
-
-/// Everything the connection tasks share. Cheap to reach through an `Arc`.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    /// The chat: every edge calls it.
-    pub(crate) core: Core,
-    pub(crate) metrics: Arc<Metrics>,
-    /// Fires once when the server starts shutting down.
-    pub(crate) shutdown: CancellationToken,
-    /// Every session's task, so shutdown can wait for them.
-    pub(crate) tracker: TaskTracker,
-    /// Set when the listeners speak TLS.
-    pub(crate) tls: Option<TlsAcceptor>,
-    /// The session limit, one for every listener.
-    pub(crate) sessions: Arc<Semaphore>,
-    /// Wakes fan-out writers at the end of each coalescing window.
-    pub(crate) coalescer: Arc<Coalescer>,
-    /// The IP allow/deny lists and country policy.
-    pub(crate) ip_policy: IpPolicy,
-    /// Refused addresses, logged once per address per minute.
-    pub(crate) refusal_log: RefusalLog,
-    /// Open connections per address.
-    pub(crate) connections_per_ip: ConnectionCounter,
-    /// New connections per address per second.
-    pub(crate) new_connections: KeyedLimiter<IpAddr>,
-    /// Failed-login delays per account and per address.
-    pub(crate) login_throttle: LoginThrottle,
 }
 
 /// A bound socket and the protocol it speaks.
@@ -295,13 +265,6 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(4096)
 }
 
-/// Which protocol a listener speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Tcp,
-    WebSocket,
-}
-
 async fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, kind: Kind) {
     let mut backoff = Duration::from_millis(1);
     loop {
@@ -406,50 +369,6 @@ fn start_session(
             refuse(stream, &encode_to_bytes(0, &kicked));
         }
     }
-}
-
-/// What a session holds while it lives: its place under the session limit
-/// and under its address's connection limit.
-pub(crate) struct Place {
-    _permit: OwnedSemaphorePermit,
-    /// The client's place under its address's limit. `None` until the
-    /// WebSocket handshake names the client behind a trusted proxy (the
-    /// proxy's own address is not limited).
-    pub(crate) per_ip: Option<ConnectionGuard>,
-}
-
-/// Checks a new connection's address: bans, the IP and country policy, and
-/// the per-address limits. Returns the per-address guard, or the Kicked
-/// frame that tells the client why it is refused.
-pub(crate) fn admit(shared: &Shared, ip: IpAddr) -> Result<ConnectionGuard, Bytes> {
-    if let Some(ban) = shared.core.ip_bans.check(ip) {
-        return Err(encode_to_bytes(0, &moderation::banned_kick(&ban)));
-    }
-    let now = std::time::Instant::now();
-    if let Verdict::Deny(reason) = shared.ip_policy.check(ip) {
-        if shared.refusal_log.should_log(ip, now) {
-            tracing::info!(%ip, %reason, "connection refused by the IP policy");
-        }
-        let kicked = Message::kicked(
-            ErrorCode::IpRefused,
-            "connections from your address are not allowed here",
-        );
-        return Err(encode_to_bytes(0, &kicked));
-    }
-    if !shared.new_connections.check(client_key(ip), now) {
-        let kicked = Message::kicked(
-            ErrorCode::TooManyConnections,
-            "too many new connections from your address; slow down",
-        );
-        return Err(encode_to_bytes(0, &kicked));
-    }
-    shared.connections_per_ip.try_acquire(ip).ok_or_else(|| {
-        let kicked = Message::kicked(
-            ErrorCode::TooManyConnections,
-            "too many connections from your address",
-        );
-        encode_to_bytes(0, &kicked)
-    })
 }
 
 /// Tells a refused connection why it is closed. The write cannot block: a

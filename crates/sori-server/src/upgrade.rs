@@ -9,7 +9,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use crate::connection::Connection;
-use crate::server::{Place, Shared, admit};
+use crate::shared::{Place, Shared, admit};
 use crate::transport::{self, Fill};
 
 /// Largest upgrade request accepted, headers included.

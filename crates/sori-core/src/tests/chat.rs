@@ -143,7 +143,7 @@ async fn muted_sessions_cannot_chat_until_unmuted() {
     h.core.admin(&root.caller(2), mute(60)).await.expect("mute");
     let refusal = h.say(&alice, "", "hi").await.expect_err("muted");
     assert_eq!(refusal.code, ErrorCode::Muted);
-    assert!(refusal.until_ms > crate::hub::now_ms(), "says until when");
+    assert!(refusal.until_ms > crate::clock::now_ms(), "says until when");
 
     let unmute = Message::AdminUnmute(pb::AdminUnmute {
         username: "alice".into(),

@@ -71,7 +71,7 @@ async fn an_admin_ban_closes_the_session_and_holds_at_login() {
     // A ban for a while says until when.
     h.core.admin(&root.caller(2), ban(3600)).await.expect("ban");
     let refusal = h.login("bob").await.err().expect("banned");
-    assert!(refusal.until_ms > crate::hub::now_ms());
+    assert!(refusal.until_ms > crate::clock::now_ms());
 
     let unban = Message::AdminUnban(pb::AdminUnban {
         username: "bob".into(),
