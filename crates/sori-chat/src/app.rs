@@ -4,17 +4,20 @@
 
 use std::collections::BTreeSet;
 
-use chrono::FixedOffset;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::Rect;
 use sori_client::Event;
 use sori_protocol::pb;
 
+use crate::clock::Clock;
 use crate::command::{self, COMMANDS, Command};
+use crate::conversation::{ConvKey, Conversation, room_key, whisper_key};
 use crate::exchange::{ConnState, NetEvent, Request};
 use crate::input::Input;
-use crate::timeline::{NewChat, Timeline};
-use crate::ui;
-use crate::unread::{self, Unread};
+use crate::layout::{self, ChatLayout};
+use crate::timeline::NewChat;
+use crate::transcript;
+use crate::unread;
 
 /// The terminal client's state.
 pub struct App {
@@ -98,105 +101,6 @@ pub struct Notice {
     pub error: bool,
 }
 
-/// Which conversation: a room (by its name, lowercased, as the server
-/// compares them) or whispers with a user (by username, lowercased).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ConvKey {
-    /// A room; `""` is the lobby.
-    Room(String),
-    /// Whispers with a user.
-    Whisper(String),
-}
-
-/// One entry of the sidebar, and what it shows.
-#[derive(Debug, Clone)]
-pub struct Conversation {
-    /// Its key.
-    pub key: ConvKey,
-    /// The room's name as the server spells it, or the other user's
-    /// username.
-    pub name: String,
-    /// For whispers: the other user's display name.
-    pub display_name: String,
-    /// The room's topic.
-    pub topic: String,
-    /// The lines.
-    pub timeline: Timeline,
-    /// Unread and mention counts.
-    pub unread: Unread,
-    /// The read marker goes above this entry while the conversation is in
-    /// view: it got messages while the user looked elsewhere.
-    pub marker: Option<u64>,
-    /// The members, once asked for.
-    pub members: Option<Vec<pb::Member>>,
-    /// Older history exists on the server.
-    pub has_more: bool,
-    /// A history page has been asked for.
-    pub loading: bool,
-    /// How many lines the view is scrolled up from the newest.
-    pub scroll: usize,
-}
-
-/// How timestamps are shown: in the local time zone, or (for tests) a
-/// fixed offset, and where "now" comes from.
-pub struct Clock {
-    /// `None`: the system's local time zone.
-    pub offset: Option<FixedOffset>,
-    /// Milliseconds since the Unix epoch, for notices.
-    pub now_ms: Box<dyn Fn() -> i64 + Send>,
-}
-
-impl Default for Clock {
-    fn default() -> Self {
-        Clock {
-            offset: None,
-            now_ms: Box::new(|| chrono::Utc::now().timestamp_millis()),
-        }
-    }
-}
-
-impl Conversation {
-    fn new(key: ConvKey, name: &str) -> Self {
-        Conversation {
-            key,
-            name: name.to_owned(),
-            display_name: name.to_owned(),
-            topic: String::new(),
-            timeline: Timeline::default(),
-            unread: Unread::default(),
-            marker: None,
-            members: None,
-            has_more: false,
-            loading: false,
-            scroll: 0,
-        }
-    }
-
-    /// The name shown in the sidebar and the title.
-    pub fn label(&self) -> String {
-        match &self.key {
-            ConvKey::Room(key) if key.is_empty() => "lobby".into(),
-            ConvKey::Room(_) => format!("#{}", self.name),
-            ConvKey::Whisper(_) => format!("@{}", self.display_name),
-        }
-    }
-
-    /// The room's name, for requests; `None` for whispers.
-    pub fn room(&self) -> Option<&str> {
-        matches!(self.key, ConvKey::Room(_)).then_some(self.name.as_str())
-    }
-}
-
-/// The key of a room, from its name.
-pub fn room_key(name: &str) -> ConvKey {
-    ConvKey::Room(name.to_lowercase())
-}
-
-/// The key of a whisper conversation, from the other user's username.
-pub fn whisper_key(username: &str) -> ConvKey {
-    ConvKey::Whisper(username.to_lowercase())
-}
-
 impl App {
     /// A new app for `server`, at the login screen, with `username` filled
     /// in if given.
@@ -244,7 +148,7 @@ impl App {
         self.screen == Screen::Chat
             && self
                 .members_shown
-                .unwrap_or(self.size.0 >= ui::WIDE_COLUMNS)
+                .unwrap_or(self.size.0 >= layout::WIDE_COLUMNS)
     }
 
     /// Starts a login with the stored session token, before the user types
@@ -684,8 +588,8 @@ impl App {
 
     fn scroll_up(&mut self) -> Vec<Request> {
         let page = self.page();
-        let width = ui::message_width(self);
-        let total = ui::conversation_lines(self, self.active_conv(), width).len();
+        let width = self.message_width();
+        let total = transcript::lines(&self.clock, self.active_conv(), width).len();
         let conv = self.active_mut();
         let top = total.saturating_sub(page);
         conv.scroll = (conv.scroll + page).min(top);
@@ -702,7 +606,18 @@ impl App {
 
     /// Rows of messages in view.
     fn page(&self) -> usize {
-        usize::from(ui::message_height(self)).max(1)
+        usize::from(self.chat_layout().messages.height).max(1)
+    }
+
+    /// The width of the message pane for the terminal's size.
+    fn message_width(&self) -> usize {
+        usize::from(self.chat_layout().messages.width)
+    }
+
+    /// The chat screen's areas for the terminal's size, as `ui` draws them.
+    fn chat_layout(&self) -> ChatLayout {
+        let full = Rect::new(0, 0, self.size.0, self.size.1);
+        layout::chat_layout(full, self.members_visible())
     }
 
     fn logged_in(

@@ -11,12 +11,16 @@
 
 pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod command;
+pub mod conversation;
 pub mod exchange;
 pub mod input;
+pub mod layout;
 pub mod net;
 pub mod terminal;
 pub mod text;
 pub mod timeline;
+pub mod transcript;
 pub mod ui;
 pub mod unread;

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Parser as _;
 use serde::Deserialize;
-use sori_chat::app::{App, Clock};
+use sori_chat::app::App;
 use sori_chat::auth::TokenFile;
+use sori_chat::clock::Clock;
 use sori_chat::net::{self, NetConfig};
 
 /// A terminal chat client for Sori.

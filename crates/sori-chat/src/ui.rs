@@ -6,29 +6,19 @@
 //! tests see exactly what a terminal would. Text that is wrapped, padded or
 //! cut here is measured with `text`, by display width.
 
-use chrono::{DateTime, FixedOffset, Local, TimeZone as _};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use crate::app::{App, Clock, ConvKey, Conversation, Field, Screen, role_sigil};
+use crate::app::{App, Field, Screen, role_sigil};
 use crate::command::COMMANDS;
+use crate::conversation::{ConvKey, Conversation};
 use crate::exchange::ConnState;
+use crate::layout::chat_layout;
 use crate::text;
-use crate::timeline::EntryKind;
-
-/// From this many columns on, the member list is shown unless toggled off.
-pub const WIDE_COLUMNS: u16 = 110;
-/// The sidebar's width, its border included.
-const SIDEBAR_COLUMNS: u16 = 18;
-/// The member list's width, its border included.
-const MEMBERS_COLUMNS: u16 = 20;
-/// Width of "HH:MM ".
-const TIME_COLUMNS: usize = 6;
-/// Longest name shown before a message.
-const NAME_COLUMNS: usize = 16;
+use crate::transcript;
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
@@ -38,175 +28,8 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     }
 }
 
-/// The width of the message pane for the app's terminal size.
-pub fn message_width(app: &App) -> usize {
-    usize::from(chat_layout(app, full(app)).messages.width)
-}
-
-/// The height of the message pane for the app's terminal size.
-pub fn message_height(app: &App) -> u16 {
-    chat_layout(app, full(app)).messages.height
-}
-
-/// The lines of a conversation at a given width, oldest first: date
-/// separators, the read marker, messages (wrapped, with a hanging indent),
-/// presence and notices.
-pub fn conversation_lines(app: &App, conv: &Conversation, width: usize) -> Vec<Line<'static>> {
-    let mut lines = Vec::new();
-    if width == 0 {
-        return lines;
-    }
-    let dim = Style::default().fg(Color::DarkGray);
-    if conv.loading {
-        lines.push(rule("loading older messages…", width, dim));
-    } else if !conv.has_more && conv.room().is_some() {
-        lines.push(rule(&format!("start of {}", conv.label()), width, dim));
-    }
-    let mut last_date = None;
-    for entry in conv.timeline.entries() {
-        let when = local_time(&app.clock, entry.timestamp_ms);
-        let date = when.map(|when| when.date_naive());
-        if date.is_some() && date != last_date {
-            if let Some(when) = when {
-                let label = when.format("%A, %-d %B %Y").to_string();
-                lines.push(rule(&label, width, Style::default().fg(Color::Blue)));
-            }
-            last_date = date;
-        }
-        if conv.marker == Some(entry.id) {
-            let style = Style::default().fg(Color::Red);
-            lines.push(rule("new since you were here", width, style));
-        }
-        let time = when.map_or_else(
-            || "--:--".to_owned(),
-            |when| when.format("%H:%M").to_string(),
-        );
-        let time_span = Span::styled(format!("{time} "), dim);
-        match &entry.kind {
-            EntryKind::Chat {
-                username,
-                display_name,
-                text: body,
-                own,
-                mention,
-                ..
-            } => {
-                let name = text::truncate(display_name, NAME_COLUMNS);
-                let prefix = TIME_COLUMNS + text::width(&name) + 2;
-                let indent = if prefix * 2 <= width {
-                    prefix
-                } else {
-                    TIME_COLUMNS
-                };
-                let first = width.saturating_sub(prefix);
-                let name_style = if *own {
-                    Style::default()
-                        .fg(Color::Gray)
-                        .add_modifier(Modifier::BOLD)
-                } else {
-                    Style::default()
-                        .fg(name_color(username))
-                        .add_modifier(Modifier::BOLD)
-                };
-                let body_style = if *mention {
-                    Style::default()
-                        .fg(Color::Yellow)
-                        .add_modifier(Modifier::BOLD)
-                } else {
-                    Style::default()
-                };
-                let wrapped = if first == 0 {
-                    let mut rest = text::wrap(
-                        body,
-                        width.saturating_sub(indent),
-                        width.saturating_sub(indent),
-                    );
-                    rest.insert(0, String::new());
-                    rest
-                } else {
-                    text::wrap(body, first, width.saturating_sub(indent))
-                };
-                for (line_idx, part) in wrapped.into_iter().enumerate() {
-                    if line_idx == 0 {
-                        lines.push(Line::from(vec![
-                            time_span.clone(),
-                            Span::styled(name.clone(), name_style),
-                            Span::raw(": "),
-                            Span::styled(part, body_style),
-                        ]));
-                    } else {
-                        lines.push(Line::from(vec![
-                            Span::raw(" ".repeat(indent)),
-                            Span::styled(part, body_style),
-                        ]));
-                    }
-                }
-            }
-            EntryKind::Presence { joined, left } => {
-                let mut parts = Vec::new();
-                if !joined.is_empty() {
-                    parts.push(format!("→ {} joined", joined.join(", ")));
-                }
-                if !left.is_empty() {
-                    parts.push(format!("← {} left", left.join(", ")));
-                }
-                push_wrapped(&mut lines, time_span, &parts.join("  "), width, dim);
-            }
-            EntryKind::Notice(notice) => {
-                let style = Style::default().fg(Color::Cyan);
-                push_wrapped(&mut lines, time_span, &format!("* {notice}"), width, style);
-            }
-        }
-    }
-    lines
-}
-
-/// The areas of the chat screen.
-struct ChatLayout {
-    header: Rect,
-    sidebar: Rect,
-    messages: Rect,
-    members: Option<Rect>,
-    status: Rect,
-    input: Rect,
-}
-
-fn full(app: &App) -> Rect {
-    Rect::new(0, 0, app.size.0, app.size.1)
-}
-
-fn chat_layout(app: &App, area: Rect) -> ChatLayout {
-    let [header, body, status, input] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(0),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    let sidebar_columns = SIDEBAR_COLUMNS.min(area.width / 4);
-    let members_columns = if app.members_visible() {
-        MEMBERS_COLUMNS.min(area.width / 4)
-    } else {
-        0
-    };
-    let [sidebar, messages, members] = Layout::horizontal([
-        Constraint::Length(sidebar_columns),
-        Constraint::Min(0),
-        Constraint::Length(members_columns),
-    ])
-    .areas(body);
-    ChatLayout {
-        header,
-        sidebar,
-        messages,
-        members: (members_columns > 0).then_some(members),
-        status,
-        input,
-    }
-}
-
 fn draw_chat(frame: &mut Frame<'_>, app: &App) {
-    let layout = chat_layout(app, frame.area());
+    let layout = chat_layout(frame.area(), app.members_visible());
     let conv = app.active_conv();
 
     // Header: where the user is, and the topic.
@@ -326,7 +149,7 @@ fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
 fn draw_messages(frame: &mut Frame<'_>, app: &App, conv: &Conversation, area: Rect) {
     let width = usize::from(area.width);
     let height = usize::from(area.height);
-    let lines = conversation_lines(app, conv, width);
+    let lines = transcript::lines(&app.clock, conv, width);
     let scroll = conv.scroll.min(lines.len().saturating_sub(height));
     let end = lines.len() - scroll;
     let start = end.saturating_sub(height);
@@ -599,61 +422,6 @@ fn input_window(text: &str, cursor: usize, room: usize) -> (String, usize) {
         rest = &rest[grapheme.len()..];
     }
     (text::truncate_plain(rest, room), cursor - skipped)
-}
-
-/// A horizontal rule with a label: `── label ─────`, exactly `width` wide.
-fn rule(label: &str, width: usize, style: Style) -> Line<'static> {
-    let label = text::truncate(label, width.saturating_sub(4));
-    let head = format!("── {label} ");
-    let fill = "─".repeat(width.saturating_sub(text::width(&head)));
-    Line::styled(text::truncate(&format!("{head}{fill}"), width), style)
-}
-
-/// A time and a text wrapped under it.
-fn push_wrapped(
-    lines: &mut Vec<Line<'static>>,
-    time: Span<'static>,
-    body: &str,
-    width: usize,
-    style: Style,
-) {
-    let indent = TIME_COLUMNS.min(width / 2);
-    let wrapped = text::wrap(body, width.saturating_sub(TIME_COLUMNS), width - indent);
-    for (line_idx, part) in wrapped.into_iter().enumerate() {
-        let lead = if line_idx == 0 {
-            time.clone()
-        } else {
-            Span::raw(" ".repeat(indent))
-        };
-        lines.push(Line::from(vec![lead, Span::styled(part, style)]));
-    }
-}
-
-/// A timestamp in the clock's time zone.
-fn local_time(clock: &Clock, timestamp_ms: i64) -> Option<DateTime<FixedOffset>> {
-    match clock.offset {
-        Some(offset) => offset.timestamp_millis_opt(timestamp_ms).single(),
-        None => Local
-            .timestamp_millis_opt(timestamp_ms)
-            .single()
-            .map(|when| when.fixed_offset()),
-    }
-}
-
-/// A stable colour per username, so a speaker keeps theirs.
-fn name_color(username: &str) -> Color {
-    const COLORS: [Color; 6] = [
-        Color::LightRed,
-        Color::LightGreen,
-        Color::LightYellow,
-        Color::LightBlue,
-        Color::LightMagenta,
-        Color::LightCyan,
-    ];
-    let hash = username.to_lowercase().bytes().fold(0u32, |hash, byte| {
-        hash.wrapping_mul(31).wrapping_add(u32::from(byte))
-    });
-    COLORS[hash as usize % COLORS.len()]
 }
 
 #[cfg(test)]

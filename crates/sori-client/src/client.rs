@@ -92,11 +92,11 @@ impl Default for ConnectOptions {
     }
 }
 
-/// What the handles and the reader task share.
+/// What the handles share.
 #[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) pending: Pending,
-    pub(crate) max_body_len: u32,
+struct Shared {
+    /// Also held by the reader task, which completes the requests.
+    pending: Arc<Pending>,
     request_timeout: Duration,
     local_addr: SocketAddr,
     peer_addr: SocketAddr,
@@ -178,9 +178,9 @@ impl Client {
         opts: ConnectOptions,
     ) -> (Client, Events) {
         let closed = CancellationToken::new();
+        let pending = Arc::new(Pending::default());
         let shared = Arc::new(Shared {
-            pending: Pending::default(),
-            max_body_len: opts.max_body_len,
+            pending: Arc::clone(&pending),
             request_timeout: opts.request_timeout,
             local_addr,
             peer_addr,
@@ -192,7 +192,8 @@ impl Client {
 
         let reader = Reader {
             socket: read_half,
-            shared: Arc::clone(&shared),
+            pending,
+            max_body_len: opts.max_body_len,
             events: events_tx,
             writer: queue.downgrade(),
             closed: closed.clone(),

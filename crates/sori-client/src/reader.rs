@@ -12,9 +12,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use crate::client::Shared;
 use crate::error::ClientError;
 use crate::events::Event;
+use crate::pending::Pending;
 
 /// Smallest free space offered to each read.
 const READ_CHUNK: usize = 4 * 1024;
@@ -23,7 +23,11 @@ const READ_CHUNK: usize = 4 * 1024;
 pub(crate) struct Reader {
     /// The read half: a plain TCP half or a TLS stream's.
     pub(crate) socket: Box<dyn AsyncRead + Send + Unpin>,
-    pub(crate) shared: Arc<Shared>,
+    /// The requests waiting for their response, shared with the
+    /// [`Client`](crate::Client) handles that register them.
+    pub(crate) pending: Arc<Pending>,
+    /// Largest frame body accepted; a larger one ends the connection.
+    pub(crate) max_body_len: u32,
     pub(crate) events: mpsc::UnboundedSender<Event>,
     /// Weak, so that the reader (which only needs the queue to answer the
     /// server's pings) does not keep the connection open once every
@@ -41,14 +45,14 @@ impl Reader {
             Ok(()) => debug!("connection closed"),
             Err(err) => debug!(%err, "connection failed"),
         }
-        self.shared.pending.close();
+        self.pending.close();
         // A send error only means nobody listens for events.
         let _ = self.events.send(Event::Closed);
         self.closed.cancel();
     }
 
     async fn read_frames(&mut self) -> Result<(), ClientError> {
-        let max_body_len = self.shared.max_body_len;
+        let max_body_len = self.max_body_len;
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         loop {
             loop {
@@ -98,7 +102,7 @@ impl Reader {
                 until_ms: kicked.until_ms,
             },
             message if request_id != 0 => {
-                if let Err(message) = self.shared.pending.complete(request_id, message) {
+                if let Err(message) = self.pending.complete(request_id, message) {
                     debug!(request_id, ?message, "response that no request waits for");
                 }
                 return;

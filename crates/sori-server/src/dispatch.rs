@@ -8,10 +8,11 @@ use std::sync::Arc;
 use sori_core::peer::Peer;
 use sori_core::refusal::Refusal;
 use sori_core::{Caller, ChatStep, Core, Outcome, Session};
-use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode};
+use sori_protocol::{Message, PROTOCOL_VERSION};
 use tokio::time::Instant;
 
+use crate::config::Config;
 use crate::rate::LoginThrottle;
 
 /// Runs one request of a logged-in session. `throttle` is the failed-login
@@ -125,4 +126,29 @@ pub(crate) fn record_attempt<T>(
         }
         Err(_) => {}
     }
+}
+
+/// The answer to Hello: the server's limits, or UNSUPPORTED_VERSION.
+pub(crate) fn welcome(config: &Config, hello: &pb::Hello) -> Message {
+    if hello.protocol_version != 0 && hello.protocol_version != u32::from(PROTOCOL_VERSION) {
+        return Message::error(
+            ErrorCode::UnsupportedVersion,
+            format!(
+                "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
+                hello.protocol_version
+            ),
+        );
+    }
+    Message::Welcome(pb::Welcome {
+        protocol_version: u32::from(PROTOCOL_VERSION),
+        server_name: config.server_name.clone(),
+        max_frame_len: config.max_frame_len,
+        max_text_len: u32::try_from(config.max_text_len).unwrap_or(u32::MAX),
+        login_timeout_ms: millis(config.login_timeout),
+        idle_timeout_ms: millis(config.idle_timeout),
+    })
+}
+
+fn millis(d: std::time::Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }

@@ -15,17 +15,15 @@ use sori_core::refusal::Refusal;
 use sori_core::session::SessionId;
 use sori_core::{Caller, ChatStep, Session};
 use sori_protocol::pb::{self, ErrorCode};
-use sori_protocol::{Direction, Frame, Message, PROTOCOL_VERSION};
-use tokio::net::TcpStream;
+use sori_protocol::{Direction, Frame, Message};
 use tokio::time::Instant;
 
 use crate::connection::{Connection, Incoming};
 use crate::dispatch;
 use crate::link::{Format, SessionLink, SessionPeer};
 use crate::rate::{FrameVerdict, SessionLimits};
-use crate::shared::{Kind, Place, Shared};
+use crate::shared::{Place, Shared};
 use crate::transport::{self, Fill};
-use crate::upgrade;
 use crate::writer::{Stop, Writer};
 
 /// Most reads in a row before the handler lets other tasks run, so one
@@ -85,87 +83,10 @@ struct Handler {
     accepted_at: Instant,
 }
 
-/// Serves one accepted connection, in a task of its own, until it ends.
-pub(crate) fn spawn(
-    shared: &Arc<Shared>,
-    stream: TcpStream,
-    kind: Kind,
-    ip: IpAddr,
-    mut place: Place,
-    accepted_at: Instant,
-) {
-    // Frames are batched by the writer; Nagle would only add latency.
-    let _ = stream.set_nodelay(true);
-    let peer_addr = stream.peer_addr().ok();
-    let login_deadline = accepted_at + shared.config.login_timeout;
-    if shared.tls.is_none() && kind == Kind::Tcp {
-        let (read_half, write_half) = transport::plain(stream);
-        let conn = Connection::new(read_half, shared.config.max_frame_len);
-        let task = session(
-            shared.clone(),
-            conn,
-            write_half,
-            ip,
-            Format::Sori,
-            place,
-            accepted_at,
-        );
-        shared.tracker.spawn(task);
-        return;
-    }
-    // A handshake (TLS, WebSocket, or both) comes first; it counts against
-    // the login timeout. Boxed: its state is large and only needed until
-    // the handshake is done.
-    let owned = shared.clone();
-    let task = Box::pin(async move {
-        let (read_half, write_half) = match &owned.tls {
-            None => transport::plain(stream),
-            Some(acceptor) => {
-                match tokio::time::timeout_at(login_deadline, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => transport::tls(stream),
-                    Ok(Err(err)) => {
-                        tracing::debug!(?peer_addr, %err, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(?peer_addr, "TLS handshake timed out");
-                        return;
-                    }
-                }
-            }
-        };
-        let (conn, write_half, ip, format) = match kind {
-            Kind::Tcp => (
-                Connection::new(read_half, owned.config.max_frame_len),
-                write_half,
-                ip,
-                Format::Sori,
-            ),
-            Kind::WebSocket => {
-                let upgraded = upgrade::accept(
-                    &owned,
-                    read_half,
-                    write_half,
-                    ip,
-                    &mut place,
-                    login_deadline,
-                )
-                .await;
-                match upgraded {
-                    Some((conn, write_half, ip)) => (conn, write_half, ip, Format::WebSocket),
-                    None => return,
-                }
-            }
-        };
-        session(owned, conn, write_half, ip, format, place, accepted_at).await;
-    });
-    shared.tracker.spawn(task);
-}
-
 /// Sets a session up and returns the future that runs it. Not an `async
 /// fn`: one of those keeps its arguments beside the state built from them,
 /// and this future is what every idle session costs.
-fn session(
+pub(crate) fn session(
     shared: Arc<Shared>,
     conn: Connection,
     write_half: transport::Writer,
@@ -475,7 +396,7 @@ impl Handler {
         // futures) run boxed, so their state is not carried in every
         // idle session's task.
         let reply = match (message, &self.state) {
-            (Message::Hello(hello), _) => Ok(Some(self.welcome(&hello))),
+            (Message::Hello(hello), _) => Ok(Some(dispatch::welcome(&self.shared.config, &hello))),
             (Message::Ping(ping), _) => Ok(Some(Message::Pong(pb::Pong { nonce: ping.nonce }))),
             // A Pong answers our heartbeat; receiving it was the point.
             (Message::Pong(_), _) => Ok(None),
@@ -564,27 +485,6 @@ impl Handler {
             Ok(None) => {}
             Err(refusal) => self.push(request_id, refusal.to_message()),
         }
-    }
-
-    fn welcome(&self, hello: &pb::Hello) -> Message {
-        let config = &self.shared.config;
-        if hello.protocol_version != 0 && hello.protocol_version != u32::from(PROTOCOL_VERSION) {
-            return Message::error(
-                ErrorCode::UnsupportedVersion,
-                format!(
-                    "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
-                    hello.protocol_version
-                ),
-            );
-        }
-        Message::Welcome(pb::Welcome {
-            protocol_version: u32::from(PROTOCOL_VERSION),
-            server_name: config.server_name.clone(),
-            max_frame_len: config.max_frame_len,
-            max_text_len: u32::try_from(config.max_text_len).unwrap_or(u32::MAX),
-            login_timeout_ms: millis(config.login_timeout),
-            idle_timeout_ms: millis(config.idle_timeout),
-        })
     }
 
     /// Logs in by password, behind the failed-login throttle (an edge's
@@ -708,8 +608,4 @@ fn already_authenticated() -> Refusal {
         ErrorCode::AlreadyAuthenticated,
         "this session is already logged in",
     )
-}
-
-fn millis(d: std::time::Duration) -> u32 {
-    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }

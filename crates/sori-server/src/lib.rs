@@ -12,6 +12,7 @@ mod connection;
 mod dispatch;
 mod flush;
 mod handler;
+mod handshake;
 pub mod ip_policy;
 mod link;
 pub mod metrics;

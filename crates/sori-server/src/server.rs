@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::flush::Coalescer;
 use crate::handler;
+use crate::handshake;
 use crate::ip_policy::{IpPolicy, RefusalLog};
 use crate::metrics;
 use crate::rate::{ConnectionCounter, ConnectionGuard, KeyedLimiter, LoginThrottle};
@@ -360,7 +361,7 @@ fn start_session(
                 _permit: permit,
                 per_ip,
             };
-            handler::spawn(shared, stream, kind, ip, place, accepted_at);
+            handshake::spawn(shared, stream, kind, ip, place, accepted_at);
         }
         Err(_) => {
             shared.metrics.refused_full.inc();

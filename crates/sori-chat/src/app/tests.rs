@@ -228,8 +228,8 @@ fn page_up_loads_older_history_until_the_start() {
     for _ in 0..20 {
         assert!(app.key(key(KeyCode::PageUp)).is_empty());
     }
-    let width = ui::message_width(&app);
-    let lines = ui::conversation_lines(&app, app.active_conv(), width);
+    let width = app.message_width();
+    let lines = transcript::lines(&app.clock, app.active_conv(), width);
     assert!(lines[0].to_string().contains("start of #Rust"));
 }
 

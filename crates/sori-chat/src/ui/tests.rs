@@ -11,6 +11,7 @@ use sori_protocol::pb;
 use unicode_width::UnicodeWidthStr as _;
 
 use super::*;
+use crate::clock::Clock;
 use crate::exchange::NetEvent;
 
 /// Korea's offset: the tests' local time zone.
