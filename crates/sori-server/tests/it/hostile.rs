@@ -334,3 +334,60 @@ async fn hostile_strings_get_their_documented_answers() {
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn frames_refused_unread_count_against_the_rate_limit_too() {
+    let config = sori_server::Config {
+        limits: LimitsConfig {
+            messages_per_sec: 5.0,
+            messages_burst: 5.0,
+            abuse_strikes: 3,
+            ..support::generous_limits()
+        },
+        ..support::config()
+    };
+    let server = support::start(config).await;
+    let mut raw = server.raw().await;
+    // A hundred frames of an unknown type, then a hundred whose body is
+    // not protobuf, in one write: answered UNKNOWN_TYPE / MALFORMED_BODY
+    // while within the budget, then RATE_LIMITED, then cut off.
+    let mut burst = Vec::new();
+    for n in 0..100u32 {
+        burst.extend_from_slice(&[MAGIC, PROTOCOL_VERSION]);
+        burst.extend_from_slice(&999u16.to_le_bytes());
+        burst.extend_from_slice(&(n + 1).to_le_bytes());
+        burst.extend_from_slice(&0u32.to_le_bytes());
+    }
+    for n in 0..100u32 {
+        burst.extend_from_slice(&[MAGIC, PROTOCOL_VERSION]);
+        burst.extend_from_slice(&20u16.to_le_bytes());
+        burst.extend_from_slice(&(n + 101).to_le_bytes());
+        burst.extend_from_slice(&2u32.to_le_bytes());
+        burst.extend_from_slice(&[0xff, 0xff]);
+    }
+    raw.write_bytes(&burst).await.unwrap();
+    let mut answered = 0;
+    let mut limited = 0;
+    let kicked = loop {
+        match read_raw(&mut raw).await {
+            Some(Frame {
+                message: Message::Error(err),
+                ..
+            }) if err.code() == ErrorCode::RateLimited => limited += 1,
+            Some(Frame {
+                message: Message::Error(_),
+                ..
+            }) => answered += 1,
+            Some(Frame {
+                message: Message::Kicked(kicked),
+                ..
+            }) => break kicked.code(),
+            Some(_) => {}
+            None => panic!("closed without a reason"),
+        }
+    };
+    assert_eq!(kicked, ErrorCode::RateLimited);
+    assert_eq!(answered, 5, "the burst allowance");
+    assert_eq!(limited, 3, "each strike is answered before the cut-off");
+    server.stop().await.unwrap();
+}

@@ -116,3 +116,40 @@ async fn a_bad_certificate_path_stops_the_server_with_a_clear_error() {
     let err = server.stop().await.unwrap_err();
     assert!(err.to_string().contains("/nonexistent/cert.pem"), "{err}");
 }
+
+#[tokio::test]
+async fn the_login_timeout_counts_from_the_connection_not_the_handshake() {
+    use tokio::io::AsyncReadExt;
+
+    let certs = make_certs();
+    let config = sori_server::Config {
+        tls: Some(certs.files.clone()),
+        login_timeout: std::time::Duration::from_secs(2),
+        ..support::config()
+    };
+    let server = support::start(config).await;
+    let connected = std::time::Instant::now();
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    // A slow handshake: it finishes three quarters into the login timeout.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let TlsConnect {
+        connector,
+        server_name,
+    } = certs.connect.clone();
+    let mut tls = connector.connect(server_name, tcp).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tls.read_to_end(&mut buf),
+    )
+    .await;
+    let lived = connected.elapsed();
+    // Closed at the login timeout after the connection (2 s), not after
+    // the handshake (3.5 s): an unauthenticated connection never lives
+    // twice the timeout.
+    assert!(
+        lived < std::time::Duration::from_millis(3000),
+        "closed {lived:?} after connecting"
+    );
+    server.stop().await.unwrap();
+}
