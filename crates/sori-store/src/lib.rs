@@ -7,11 +7,10 @@
 //! backend is chosen at startup and the server is not generic over it.
 //! The traits use `async_trait` because native `async fn` in traits is not
 //! object-safe, and all of them return the one [`StoreError`].
-//! [`SqliteStore`] (feature `sqlite`, on by default) implements all five; a
-//! PostgreSQL backend can be added behind its own feature without touching
-//! the server, since the traits, the error type and the SQL (`$n`
-//! placeholders, `RETURNING`, `ON CONFLICT`, named constraints) are
-//! backend-neutral.
+//! [`SqliteStore`] (feature `sqlite`, on by default) and [`PgStore`]
+//! (feature `postgres`) implement all five, over schemas with the same
+//! tables, columns and constraint names, and one test suite
+//! (`src/suite/`) runs against both.
 //!
 //! The pure rules live here too: name and password validation
 //! ([`validate_username`], [`validate_password`], [`validate_display_name`]),
@@ -26,10 +25,18 @@ mod error;
 mod message;
 mod moderation;
 mod password;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod room;
 mod rules;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+// Both backends are on in every test build: the crate's dev-dependency on
+// itself turns `postgres` on, and the default turns on `sqlite`.
+#[cfg(all(test, feature = "sqlite", feature = "postgres"))]
+mod suite;
 mod token;
 
 pub use account::{Account, AccountId, AccountStore, NewAccount};
@@ -37,6 +44,8 @@ pub use error::StoreError;
 pub use message::{MessageStore, NewWhisper, StoredMessage, StoredWhisper};
 pub use moderation::{IpBan, ModerationStore, Sanction};
 pub use password::{PasswordError, PasswordHasher};
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
 pub use room::{NewRoom, Role, RoomId, RoomStore, StoredMember, StoredRoom};
 pub use rules::{
     RuleError, validate_display_name, validate_password, validate_room_name, validate_topic,

@@ -193,7 +193,7 @@ impl StoredRoom {
 
 // Only the backends read and write the codes; add each backend's feature
 // to the condition.
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl Role {
     /// The role stored as `code`, or `None` for a number no role has.
     pub(crate) fn from_code(code: i64) -> Option<Role> {

@@ -2,10 +2,7 @@
 //! first open. Accounts are here; rooms, history, moderation and session
 //! tokens are in the submodules.
 
-use std::{
-    path::Path,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{path::Path, time::Duration};
 
 use sqlx::{
     migrate::Migrator,
@@ -14,7 +11,10 @@ use sqlx::{
     },
 };
 
-use crate::{Account, AccountId, AccountStore, NewAccount, StoreError};
+use crate::{
+    Account, AccountId, AccountStore, NewAccount, StoreError,
+    sql::{ACCOUNT_COLUMNS, AccountRow, account_from_row, backend, classify, name_key, now_ms},
+};
 
 mod message;
 mod moderation;
@@ -43,12 +43,6 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 /// short (the largest, a batch of messages, takes milliseconds), so this is
 /// only reached if something is badly wrong.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The columns of [`Account`], in the order [`account_from_row`] reads them.
-const ACCOUNT_COLUMNS: &str = "id, username, display_name, password_hash, created_at_ms";
-
-/// A row of [`ACCOUNT_COLUMNS`].
-type AccountRow = (i64, String, String, String, i64);
 
 impl SqliteStore {
     /// Opens the database file at `path`, creating it and its parent directory
@@ -106,6 +100,12 @@ impl SqliteStore {
     /// WAL. Optional: dropping the store loses no committed data either.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// The pool, for tests that look at the tables themselves.
+    #[cfg(test)]
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     async fn migrated(pool: SqlitePool) -> Result<Self, StoreError> {
@@ -195,67 +195,4 @@ impl AccountStore for SqliteStore {
         }
         Ok(())
     }
-}
-
-/// The key a name is unique by: lowercased with Unicode rules, so "Alice" and
-/// "ALICE" collide and non-Latin scripts are handled.
-fn name_key(name: &str) -> String {
-    name.to_lowercase()
-}
-
-fn account_from_row(row: AccountRow) -> Account {
-    let (id, username, display_name, password_hash, created_at_ms) = row;
-    Account {
-        id,
-        username,
-        display_name,
-        password_hash,
-        created_at_ms,
-    }
-}
-
-/// Maps a write error to what the caller did wrong, if anything: a name that
-/// conflicted, found from the unique constraint that rejected it, or an id
-/// that a foreign key found missing. SQLite names the column ("UNIQUE
-/// constraint failed: accounts.username_key"), PostgreSQL the constraint
-/// ("accounts_username_key"); both contain the column name.
-fn classify(err: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db_err) = &err {
-        if db_err.is_unique_violation() {
-            let what = db_err.constraint().unwrap_or_else(|| db_err.message());
-            if what.contains("rooms.name_key") || what.contains("rooms_name_key") {
-                return StoreError::RoomNameTaken;
-            }
-            if what.contains("display_name_key") {
-                return StoreError::DisplayNameTaken;
-            }
-            if what.contains("username_key") {
-                return StoreError::UsernameTaken;
-            }
-        }
-        if db_err.is_foreign_key_violation() {
-            return StoreError::NotFound;
-        }
-    }
-    backend(err)
-}
-
-/// A row the schema should have prevented; only a hand-edited or corrupt
-/// file has one.
-fn corrupt(what: String) -> StoreError {
-    StoreError::Backend(format!("corrupt database: {what}").into())
-}
-
-fn backend(err: sqlx::Error) -> StoreError {
-    StoreError::Backend(err.into())
-}
-
-fn now_ms() -> i64 {
-    // A clock before 1970 is a broken host; record 0 rather than fail a
-    // registration over it.
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
 }

@@ -4,29 +4,14 @@ use std::fmt::Write as _;
 
 use sqlx::SqliteConnection;
 
-use super::{SqliteStore, backend, classify, corrupt};
+use super::SqliteStore;
 use crate::{
     AccountId, MessageStore, NewWhisper, RoomId, StoreError, StoredMessage, StoredWhisper,
+    sql::{
+        MESSAGE_COLUMNS, MessageRow, WHISPER_COLUMNS, WhisperRow, backend, classify,
+        message_from_row, seq_to_db, whisper_from_row,
+    },
 };
-
-#[cfg(test)]
-mod tests;
-
-/// The columns of [`StoredMessage`], in the order [`message_from_row`] reads
-/// them.
-const MESSAGE_COLUMNS: &str =
-    "room_id, seq, timestamp_ms, sender_id, sender_username, sender_display_name, text";
-
-/// A row of [`MESSAGE_COLUMNS`].
-type MessageRow = (i64, i64, i64, i64, String, String, String);
-
-/// The columns of [`StoredWhisper`], in the order [`whisper_from_row`] reads
-/// them.
-const WHISPER_COLUMNS: &str =
-    "id, to_account, from_username, from_display_name, text, timestamp_ms";
-
-/// A row of [`WHISPER_COLUMNS`].
-type WhisperRow = (i64, i64, String, String, String, i64);
 
 #[async_trait::async_trait]
 impl MessageStore for SqliteStore {
@@ -281,36 +266,4 @@ fn insert_messages_sql(n_rows: usize) -> String {
         sql.push(')');
     }
     sql
-}
-
-/// A seq as the database stores it.
-fn seq_to_db(seq: u64) -> Result<i64, StoreError> {
-    i64::try_from(seq).map_err(|_| StoreError::SeqOutOfRange(seq))
-}
-
-fn message_from_row(row: MessageRow) -> Result<StoredMessage, StoreError> {
-    let (room_id, seq, timestamp_ms, sender_id, sender_username, sender_display_name, text) = row;
-    let seq =
-        u64::try_from(seq).map_err(|_| corrupt(format!("negative seq {seq} in room {room_id}")))?;
-    Ok(StoredMessage {
-        room_id,
-        seq,
-        timestamp_ms,
-        sender_id,
-        sender_username,
-        sender_display_name,
-        text,
-    })
-}
-
-fn whisper_from_row(row: WhisperRow) -> StoredWhisper {
-    let (id, to_account, from_username, from_display_name, text, timestamp_ms) = row;
-    StoredWhisper {
-        id,
-        to_account,
-        from_username,
-        from_display_name,
-        text,
-        timestamp_ms,
-    }
 }

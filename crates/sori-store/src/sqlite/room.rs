@@ -1,23 +1,13 @@
 //! [`RoomStore`] for [`SqliteStore`]: rooms, memberships, bans and invites.
 
-use std::collections::HashMap;
-
-use super::{SqliteStore, backend, classify, corrupt, name_key, now_ms};
-use crate::{AccountId, NewRoom, Role, RoomId, RoomStore, StoreError, StoredMember, StoredRoom};
-
-#[cfg(test)]
-mod tests;
-
-/// A row of the rooms query in `load_rooms`: id, name, topic, invite_only,
-/// owner_id, created_at_ms, last_seq, seq_reserved.
-type RoomRow = (i64, String, String, bool, Option<i64>, i64, i64, i64);
-
-/// A row of the members query: room_id, account_id, username, display_name,
-/// role, joined_seq.
-type MemberRow = (i64, i64, String, String, i64, i64);
-
-/// The place in the join order of a room's first member, its creator.
-const FIRST_JOINED_SEQ: i64 = 1;
+use super::SqliteStore;
+use crate::{
+    AccountId, NewRoom, Role, RoomId, RoomStore, StoreError, StoredMember, StoredRoom,
+    sql::{
+        FIRST_JOINED_SEQ, MemberRow, RoomRow, attach_to_rooms, backend, classify, name_key, now_ms,
+        room_from_row,
+    },
+};
 
 #[async_trait::async_trait]
 impl RoomStore for SqliteStore {
@@ -62,36 +52,7 @@ impl RoomStore for SqliteStore {
             .into_iter()
             .map(room_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let room_idx: HashMap<RoomId, usize> = rooms
-            .iter()
-            .enumerate()
-            .map(|(idx, room)| (room.id, idx))
-            .collect();
-        // Every child row has its room: the foreign keys guarantee it, and
-        // the snapshot keeps the two queries consistent.
-        let room_of = |room_id: RoomId| -> Result<usize, StoreError> {
-            room_idx
-                .get(&room_id)
-                .copied()
-                .ok_or_else(|| corrupt(format!("row refers to missing room {room_id}")))
-        };
-        for (room_id, account_id, username, display_name, role, joined_seq) in member_rows {
-            let role = Role::from_code(role)
-                .ok_or_else(|| corrupt(format!("unknown role {role} in room {room_id}")))?;
-            rooms[room_of(room_id)?].members.push(StoredMember {
-                account_id,
-                username,
-                display_name,
-                role,
-                joined_seq,
-            });
-        }
-        for (room_id, account_id) in ban_rows {
-            rooms[room_of(room_id)?].bans.push(account_id);
-        }
-        for (room_id, account_id) in invite_rows {
-            rooms[room_of(room_id)?].invites.push(account_id);
-        }
+        attach_to_rooms(&mut rooms, member_rows, ban_rows, invite_rows)?;
         Ok(rooms)
     }
 
@@ -334,25 +295,4 @@ impl RoomStore for SqliteStore {
             Some(false) | None => Ok(()),
         }
     }
-}
-
-fn room_from_row(row: RoomRow) -> Result<StoredRoom, StoreError> {
-    let (id, name, topic, invite_only, owner, created_at_ms, last_seq, seq_reserved) = row;
-    let last_seq = u64::try_from(last_seq)
-        .map_err(|_| corrupt(format!("negative seq {last_seq} in room {id}")))?;
-    let seq_reserved = u64::try_from(seq_reserved)
-        .map_err(|_| corrupt(format!("negative seq_reserved {seq_reserved} in room {id}")))?;
-    Ok(StoredRoom {
-        id,
-        name,
-        topic,
-        invite_only,
-        owner,
-        created_at_ms,
-        last_seq,
-        seq_reserved,
-        members: Vec::new(),
-        bans: Vec::new(),
-        invites: Vec::new(),
-    })
 }

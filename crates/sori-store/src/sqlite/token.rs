@@ -1,10 +1,10 @@
 //! [`TokenStore`] for [`SqliteStore`]: session tokens, by their hashes.
 
-use super::{SqliteStore, backend, classify};
-use crate::{AccountId, StoreError, StoredToken, TokenHash, TokenStore};
-
-#[cfg(test)]
-mod tests;
+use super::SqliteStore;
+use crate::{
+    AccountId, StoreError, StoredToken, TokenHash, TokenStore,
+    sql::{backend, classify},
+};
 
 #[async_trait::async_trait]
 impl TokenStore for SqliteStore {

@@ -1,12 +1,28 @@
-use std::sync::Arc;
+//! Rooms: names unique in any letter case, members in join order (also
+//! when they join at once), bans, invites, hand-overs and deletion.
 
-use tempfile::TempDir;
+use std::ops::Deref;
 
-use super::super::tests::{file_store, register};
+use super::support::{TestDb, TestStore, register, store_tests, with_pool};
 use crate::{
-    Account, AccountStore, MessageStore, NewRoom, Role, RoomId, RoomStore, SqliteStore, StoreError,
-    StoredMember, StoredMessage, StoredRoom,
+    Account, NewRoom, Role, RoomId, Store, StoreError, StoredMember, StoredMessage, StoredRoom,
 };
+
+store_tests!(
+    create_and_load_rooms,
+    members_show_current_display_names,
+    taken_room_name_in_any_case,
+    missing_ids_are_not_found,
+    put_member_consumes_the_invite_and_changes_roles,
+    ban_removes_the_membership_and_is_idempotent,
+    rooms_survive_a_restart,
+    join_order_survives_role_changes_leaves_and_restarts,
+    set_owner_hands_the_room_over,
+    delete_room_takes_everything_with_it,
+    deleted_room_ids_are_never_reused,
+    concurrent_creations_of_one_name_have_one_winner,
+    concurrent_joins_take_places_in_turn,
+);
 
 fn new_room(name: &str, owner: Option<&Account>) -> NewRoom {
     NewRoom {
@@ -28,7 +44,7 @@ fn member(account: &Account, role: Role, joined_seq: i64) -> StoredMember {
 }
 
 /// The room with this id, from a fresh `load_rooms`.
-async fn loaded(store: &SqliteStore, room_id: i64) -> StoredRoom {
+async fn loaded(store: &impl Deref<Target = dyn Store>, room_id: i64) -> StoredRoom {
     let rooms = store.load_rooms().await.unwrap();
     rooms
         .into_iter()
@@ -36,9 +52,8 @@ async fn loaded(store: &SqliteStore, room_id: i64) -> StoredRoom {
         .expect("room is loaded")
 }
 
-#[tokio::test]
-async fn create_and_load_rooms() {
-    let (store, _dir) = file_store().await;
+async fn create_and_load_rooms(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let bob = register(&store, "bob").await;
     let carol = register(&store, "carol").await;
@@ -103,9 +118,8 @@ async fn create_and_load_rooms() {
     assert_eq!(rooms, vec![lobby, want_rust]);
 }
 
-#[tokio::test]
-async fn members_show_current_display_names() {
-    let (store, _dir) = file_store().await;
+async fn members_show_current_display_names(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let room = store
         .create_room(new_room("rust", Some(&alice)))
@@ -119,9 +133,8 @@ async fn members_show_current_display_names() {
     assert_eq!(members[0].display_name, "Queen Alice");
 }
 
-#[tokio::test]
-async fn taken_room_name_in_any_case() {
-    let (store, _dir) = file_store().await;
+async fn taken_room_name_in_any_case(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let bob = register(&store, "bob").await;
     store.create_room(new_room("", None)).await.unwrap();
@@ -149,9 +162,8 @@ async fn taken_room_name_in_any_case() {
     );
 }
 
-#[tokio::test]
-async fn missing_ids_are_not_found() {
-    let (store, _dir) = file_store().await;
+async fn missing_ids_are_not_found(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let room = store
         .create_room(new_room("rust", Some(&alice)))
@@ -198,9 +210,8 @@ async fn missing_ids_are_not_found() {
     assert_eq!(store.load_rooms().await.unwrap(), vec![room]);
 }
 
-#[tokio::test]
-async fn put_member_consumes_the_invite_and_changes_roles() {
-    let (store, _dir) = file_store().await;
+async fn put_member_consumes_the_invite_and_changes_roles(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let bob = register(&store, "bob").await;
     let carol = register(&store, "carol").await;
@@ -264,9 +275,8 @@ async fn put_member_consumes_the_invite_and_changes_roles() {
     );
 }
 
-#[tokio::test]
-async fn ban_removes_the_membership_and_is_idempotent() {
-    let (store, _dir) = file_store().await;
+async fn ban_removes_the_membership_and_is_idempotent(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let bob = register(&store, "bob").await;
     let carol = register(&store, "carol").await;
@@ -295,14 +305,16 @@ async fn ban_removes_the_membership_and_is_idempotent() {
     let now = loaded(&store, room.id).await;
     assert_eq!(now.members, vec![member(&alice, Role::Owner, 1)]);
     assert_eq!(now.bans, vec![bob.id, carol.id]);
-    let (n_bans, reason): (i64, String) = sqlx::query_as(
-        "SELECT COUNT(*), MIN(reason) FROM room_bans WHERE room_id = $1 AND account_id = $2",
-    )
-    .bind(room.id)
-    .bind(bob.id)
-    .fetch_one(&store.pool)
-    .await
-    .unwrap();
+    let (n_bans, reason): (i64, String) = with_pool!(store, |pool| {
+        sqlx::query_as(
+            "SELECT COUNT(*), MIN(reason) FROM room_bans WHERE room_id = $1 AND account_id = $2",
+        )
+        .bind(room.id)
+        .bind(bob.id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    });
     assert_eq!(
         (n_bans, reason.as_str()),
         (1, "spam"),
@@ -325,11 +337,8 @@ async fn ban_removes_the_membership_and_is_idempotent() {
     assert_eq!(loaded(&store, room.id).await.members.len(), 2);
 }
 
-#[tokio::test]
-async fn rooms_survive_a_restart() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("sori.db");
-    let store = SqliteStore::open(&path).await.unwrap();
+async fn rooms_survive_a_restart(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let bob = register(&store, "bob").await;
     let carol = register(&store, "carol").await;
@@ -355,7 +364,7 @@ async fn rooms_survive_a_restart() {
     // Dropped without `close`, as in a crash of the process.
     drop(store);
 
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = db.open().await;
     let after = store.load_rooms().await.unwrap();
     assert_eq!(after, before);
     assert_eq!(after[1].members[1], member(&bob, Role::Operator, 2));
@@ -365,23 +374,8 @@ async fn rooms_survive_a_restart() {
     assert!(matches!(res, Err(StoreError::RoomNameTaken)), "{res:?}");
 }
 
-#[tokio::test]
-async fn is_usable_as_a_trait_object() {
-    let (store, _dir) = file_store().await;
-    let alice = register(&store, "alice").await;
-    let rooms: Arc<dyn RoomStore> = Arc::new(store);
-    let room = rooms
-        .create_room(new_room("rust", Some(&alice)))
-        .await
-        .unwrap();
-    assert_eq!(rooms.load_rooms().await.unwrap(), vec![room]);
-}
-
-#[tokio::test]
-async fn join_order_survives_role_changes_leaves_and_restarts() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("sori.db");
-    let store = SqliteStore::open(&path).await.unwrap();
+async fn join_order_survives_role_changes_leaves_and_restarts(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let bob = register(&store, "bob").await;
     let carol = register(&store, "carol").await;
@@ -446,7 +440,7 @@ async fn join_order_survives_role_changes_leaves_and_restarts() {
     assert_eq!(loaded(&store, room.id).await.members, want);
     drop(store);
 
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = db.open().await;
     assert_eq!(loaded(&store, room.id).await.members, want);
     store.remove_ban(room.id, bob.id).await.unwrap();
     store
@@ -463,9 +457,8 @@ async fn join_order_survives_role_changes_leaves_and_restarts() {
     );
 }
 
-#[tokio::test]
-async fn set_owner_hands_the_room_over() {
-    let (store, _dir) = file_store().await;
+async fn set_owner_hands_the_room_over(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let bob = register(&store, "bob").await;
     let carol = register(&store, "carol").await;
@@ -537,19 +530,19 @@ async fn set_owner_hands_the_room_over() {
 }
 
 /// How many rows of `table` belong to the room.
-async fn n_rows(store: &SqliteStore, table: &str, room_id: RoomId) -> i64 {
-    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE room_id = $1"))
+async fn n_rows(store: &TestStore, table: &str, room_id: RoomId) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table} WHERE room_id = $1");
+    with_pool!(store, |pool| sqlx::query_scalar(&sql)
         .bind(room_id)
-        .fetch_one(&store.pool)
+        .fetch_one(pool)
         .await
-        .unwrap()
+        .unwrap())
 }
 
 const ROOM_CHILD_TABLES: [&str; 4] = ["room_members", "room_bans", "room_invites", "messages"];
 
-#[tokio::test]
-async fn delete_room_takes_everything_with_it() {
-    let (store, _dir) = file_store().await;
+async fn delete_room_takes_everything_with_it(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let bob = register(&store, "bob").await;
     let carol = register(&store, "carol").await;
@@ -617,11 +610,8 @@ async fn delete_room_takes_everything_with_it() {
     );
 }
 
-#[tokio::test]
-async fn deleted_room_ids_are_never_reused() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("sori.db");
-    let store = SqliteStore::open(&path).await.unwrap();
+async fn deleted_room_ids_are_never_reused(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     store.create_room(new_room("", None)).await.unwrap();
     let first = store
@@ -642,129 +632,84 @@ async fn deleted_room_ids_are_never_reused() {
     // Across a restart too.
     store.delete_room(second.id).await.unwrap();
     drop(store);
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = db.open().await;
     let third = store
         .create_room(new_room("rust", Some(&alice)))
         .await
         .unwrap();
     assert!(third.id > second.id, "{} > {}", third.id, second.id);
 
-    // A refused creation uses up no id.
+    // A refused creation may use up an id (a PostgreSQL sequence does not
+    // roll back), but never makes one be given twice.
     let res = store.create_room(new_room("Rust", Some(&alice))).await;
     assert!(matches!(res, Err(StoreError::RoomNameTaken)), "{res:?}");
     let fourth = store
         .create_room(new_room("go", Some(&alice)))
         .await
         .unwrap();
-    assert_eq!(fourth.id, third.id + 1);
-
-    // Even by hand, an insert that would reuse a deleted id is refused.
-    store.delete_room(fourth.id).await.unwrap();
-    let res = sqlx::query(
-        "INSERT INTO rooms (name, name_key, topic, invite_only, created_at_ms) \
-         VALUES ('hand', 'hand', '', FALSE, 0)",
-    )
-    .execute(&store.pool)
-    .await;
-    let err = res.expect_err("the trigger refuses a reused id");
-    assert!(err.to_string().contains("room id reused"), "{err}");
+    assert!(fourth.id > third.id, "{} > {}", fourth.id, third.id);
 }
 
-/// A database written by the schema before the 0004 migration: the first
-/// three migrations, applied from a copy of their files so sqlx records the
-/// same checksums the store's migrator expects.
-async fn pre_0004_database(dir: &TempDir) -> std::path::PathBuf {
-    let sources = dir.path().join("migrations");
-    std::fs::create_dir(&sources).unwrap();
-    for name in ["0001_accounts.sql", "0002_rooms.sql", "0003_moderation.sql"] {
-        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("migrations/sqlite")
-            .join(name);
-        std::fs::copy(from, sources.join(name)).unwrap();
+async fn concurrent_creations_of_one_name_have_one_winner(db: TestDb) {
+    const N_TASKS: usize = 16;
+    let store = db.open().await;
+    let mut owners = Vec::with_capacity(N_TASKS);
+    for owner_idx in 0..N_TASKS {
+        owners.push(register(&store, &format!("owner{owner_idx}")).await);
     }
-    let migrator = sqlx::migrate::Migrator::new(sources.as_path())
-        .await
-        .unwrap();
-    let path = dir.path().join("sori.db");
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true)
-        .foreign_keys(true);
-    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-    migrator.run(&pool).await.unwrap();
-    // Three accounts and two rooms, whose members joined in an order
-    // unlike their account ids', and some history.
-    sqlx::raw_sql(
-        "INSERT INTO accounts \
-         (id, username, username_key, display_name, display_name_key, password_hash, \
-          created_at_ms) VALUES \
-         (1, 'alice', 'alice', 'Alice', 'alice', 'x', 0), \
-         (2, 'bob', 'bob', 'Bob', 'bob', 'x', 0), \
-         (3, 'carol', 'carol', 'Carol', 'carol', 'x', 0); \
-         INSERT INTO rooms (id, name, name_key, topic, invite_only, owner_id, created_at_ms) \
-         VALUES (1, '', '', '', FALSE, NULL, 0), (2, 'rust', 'rust', '', FALSE, 3, 0); \
-         INSERT INTO room_members (room_id, account_id, role, joined_at_ms) VALUES \
-         (2, 3, 3, 0), (1, 3, 1, 0), (2, 2, 1, 0), (1, 1, 1, 0), (2, 1, 2, 0), (1, 2, 1, 0); \
-         INSERT INTO messages \
-         (room_id, seq, timestamp_ms, sender_id, sender_username, sender_display_name, text) \
-         VALUES (2, 1, 0, 3, 'carol', 'Carol', 'hi'), (2, 2, 0, 3, 'carol', 'Carol', 'hey');",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    pool.close().await;
-    path
+    let store = store.into_arc();
+
+    let mut tasks = Vec::with_capacity(N_TASKS);
+    for (task_idx, owner) in owners.iter().enumerate() {
+        let store = store.clone();
+        let room = new_room(if task_idx % 2 == 0 { "Race" } else { "RACE" }, Some(owner));
+        tasks.push(tokio::spawn(async move { store.create_room(room).await }));
+    }
+    let (mut n_ok, mut n_taken) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task panicked") {
+            Ok(_) => n_ok += 1,
+            Err(StoreError::RoomNameTaken) => n_taken += 1,
+            Err(other) => panic!("unexpected error: {other:?}"),
+        }
+    }
+    assert_eq!((n_ok, n_taken), (1, N_TASKS - 1));
+    // The losers left nothing behind: one room, with its one owner.
+    let rooms = store.load_rooms().await.unwrap();
+    assert_eq!(rooms.len(), 1);
+    assert_eq!(rooms[0].members.len(), 1);
 }
 
-#[tokio::test]
-async fn migration_keeps_rooms_and_numbers_members_in_join_order() {
-    let dir = TempDir::new().unwrap();
-    let path = pre_0004_database(&dir).await;
-
-    let store = SqliteStore::open(&path).await.unwrap();
-    let rooms = store.load_rooms().await.unwrap();
-    let joined: Vec<(RoomId, Vec<(i64, i64)>)> = rooms
-        .iter()
-        .map(|room| {
-            let members = room.members.iter();
-            let members = members.map(|m| (m.account_id, m.joined_seq)).collect();
-            (room.id, members)
-        })
-        .collect();
-    assert_eq!(
-        joined,
-        vec![
-            (1, vec![(1, 2), (2, 3), (3, 1)]),
-            (2, vec![(1, 3), (2, 2), (3, 1)]),
-        ]
-    );
-    assert_eq!(
-        rooms
-            .iter()
-            .map(|room| (room.last_seq, room.seq_reserved, room.next_seq()))
-            .collect::<Vec<_>>(),
-        vec![(0, 0, 1), (2, 0, 3)]
-    );
-    assert_eq!(rooms[1].members[2].role, Role::Owner);
-
-    // The newest room's id is not handed out again once it is deleted.
-    store.delete_room(2).await.unwrap();
-    let carol = store.account_by_username("carol").await.unwrap().unwrap();
+/// Joins of one room at once each get a place of their own after the
+/// owner's, as they do one at a time.
+async fn concurrent_joins_take_places_in_turn(db: TestDb) {
+    const N_JOINERS: usize = 24;
+    let store = db.open().await;
+    let owner = register(&store, "owner").await;
     let room = store
-        .create_room(new_room("rust", Some(&carol)))
+        .create_room(new_room("busy", Some(&owner)))
         .await
         .unwrap();
-    assert_eq!(room.id, 3);
-    // And joins continue the order.
-    store.put_member(1, carol.id, Role::Operator).await.unwrap();
-    let alice = store.account_by_username("alice").await.unwrap().unwrap();
-    store.remove_member(1, alice.id).await.unwrap();
-    store.put_member(1, alice.id, Role::Member).await.unwrap();
-    let lobby = loaded(&store, 1).await;
-    let joined: Vec<i64> = lobby.members.iter().map(|m| m.joined_seq).collect();
-    assert_eq!(
-        joined,
-        [4, 3, 1],
-        "alice rejoined last; carol kept her place"
-    );
+    let mut joiners = Vec::with_capacity(N_JOINERS);
+    for joiner_idx in 0..N_JOINERS {
+        joiners.push(register(&store, &format!("joiner{joiner_idx}")).await);
+    }
+    let store = store.into_arc();
+
+    let mut tasks = Vec::with_capacity(N_JOINERS);
+    for joiner in &joiners {
+        let store = store.clone();
+        let account_id = joiner.id;
+        tasks.push(tokio::spawn(async move {
+            store.put_member(room.id, account_id, Role::Member).await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task panicked").expect("join");
+    }
+    let members = loaded(&store, room.id).await.members;
+    let mut places: Vec<i64> = members.iter().map(|m| m.joined_seq).collect();
+    places.sort_unstable();
+    let want: Vec<i64> = (1..=i64::try_from(N_JOINERS).unwrap() + 1).collect();
+    assert_eq!(places, want, "one place each, none skipped or shared");
 }

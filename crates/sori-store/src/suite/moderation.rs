@@ -1,12 +1,21 @@
-use std::sync::Arc;
+//! Server-wide sanctions: account bans, IP bans and mutes, their expiry,
+//! and what happens to them when accounts go.
 
-use tempfile::TempDir;
+use std::ops::Deref;
 
-use super::super::{
-    now_ms,
-    tests::{file_store, register},
-};
-use crate::{AccountId, IpBan, ModerationStore, Sanction, SqliteStore, Store, StoreError};
+use super::support::{TestDb, register, store_tests, with_pool};
+use crate::{AccountId, IpBan, Sanction, Store, StoreError, sql::now_ms};
+
+store_tests!(
+    put_replace_and_remove,
+    bans_and_mutes_are_separate,
+    expiry_at_the_boundary,
+    removing_an_expired_sanction_lifts_nothing,
+    ip_bans_in_force_are_listed,
+    sanctions_survive_a_restart,
+    missing_accounts_are_not_found,
+    sanctions_go_with_their_account_and_outlive_the_admin,
+);
 
 /// A day, in milliseconds.
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -42,7 +51,7 @@ enum Kind {
 impl Kind {
     async fn put(
         self,
-        store: &dyn ModerationStore,
+        store: &impl Deref<Target = dyn Store>,
         account: AccountId,
         sanction: Sanction,
     ) -> Result<(), StoreError> {
@@ -54,7 +63,7 @@ impl Kind {
 
     async fn remove(
         self,
-        store: &dyn ModerationStore,
+        store: &impl Deref<Target = dyn Store>,
         account: AccountId,
     ) -> Result<bool, StoreError> {
         match self {
@@ -65,7 +74,7 @@ impl Kind {
 
     async fn get(
         self,
-        store: &dyn ModerationStore,
+        store: &impl Deref<Target = dyn Store>,
         account: AccountId,
         now_ms: i64,
     ) -> Option<Sanction> {
@@ -77,14 +86,15 @@ impl Kind {
     }
 }
 
-#[tokio::test]
-async fn put_replace_and_remove() {
+async fn put_replace_and_remove(db: TestDb) {
+    let store = db.open().await;
+    let admin = register(&store, "admin").await;
+    let other_admin = register(&store, "other_admin").await;
+    let bob = register(&store, "bob").await;
+    let carol = register(&store, "carol").await;
+    // Bans first, then mutes: their tables are separate, so the mutes
+    // start from none.
     for kind in [Kind::Ban, Kind::Mute] {
-        let (store, _dir) = file_store().await;
-        let admin = register(&store, "admin").await;
-        let other_admin = register(&store, "other_admin").await;
-        let bob = register(&store, "bob").await;
-        let carol = register(&store, "carol").await;
         let now = now_ms();
         assert_eq!(kind.get(&store, bob.id, now).await, None, "{kind:?}");
 
@@ -100,13 +110,14 @@ async fn put_replace_and_remove() {
         };
         kind.put(&store, bob.id, a_day.clone()).await.unwrap();
         assert_eq!(kind.get(&store, bob.id, now).await, Some(a_day.clone()));
-        let (n_rows,): (i64,) = sqlx::query_as(match kind {
+        let sql = match kind {
             Kind::Ban => "SELECT COUNT(*) FROM account_bans",
             Kind::Mute => "SELECT COUNT(*) FROM mutes",
-        })
-        .fetch_one(&store.pool)
-        .await
-        .unwrap();
+        };
+        let (n_rows,): (i64,) = with_pool!(store, |pool| sqlx::query_as(sql)
+            .fetch_one(pool)
+            .await
+            .unwrap());
         assert_eq!(n_rows, 1, "{kind:?}: replaced, not added");
 
         assert!(kind.remove(&store, bob.id).await.unwrap(), "{kind:?}");
@@ -120,9 +131,8 @@ async fn put_replace_and_remove() {
     }
 }
 
-#[tokio::test]
-async fn bans_and_mutes_are_separate() {
-    let (store, _dir) = file_store().await;
+async fn bans_and_mutes_are_separate(db: TestDb) {
+    let store = db.open().await;
     let admin = register(&store, "admin").await;
     let bob = register(&store, "bob").await;
     let ban = sanction(None, "banned", admin.id);
@@ -139,8 +149,7 @@ async fn bans_and_mutes_are_separate() {
 
 /// A sanction is over at its `until_ms`; every read agrees with
 /// [`Sanction::in_force_at`], and reading does not delete.
-#[tokio::test]
-async fn expiry_at_the_boundary() {
+async fn expiry_at_the_boundary(db: TestDb) {
     const UNTIL_MS: i64 = 1_700_000_000_000;
     let cases = [
         (Some(UNTIL_MS), i64::MIN, true),
@@ -157,7 +166,7 @@ async fn expiry_at_the_boundary() {
         (None, 0, true),
         (None, i64::MAX, true),
     ];
-    let (store, _dir) = file_store().await;
+    let store = db.open().await;
     let admin = register(&store, "admin").await;
     let bob = register(&store, "bob").await;
 
@@ -210,9 +219,8 @@ async fn expiry_at_the_boundary() {
     assert_eq!(store.ip_bans(earlier).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn removing_an_expired_sanction_lifts_nothing() {
-    let (store, _dir) = file_store().await;
+async fn removing_an_expired_sanction_lifts_nothing(db: TestDb) {
+    let store = db.open().await;
     let admin = register(&store, "admin").await;
     let bob = register(&store, "bob").await;
     let carol = register(&store, "carol").await;
@@ -244,11 +252,10 @@ async fn removing_an_expired_sanction_lifts_nothing() {
     assert!(store.remove_account_ban(carol.id).await.unwrap());
 }
 
-#[tokio::test]
-async fn ip_bans_in_force_are_listed() {
+async fn ip_bans_in_force_are_listed(db: TestDb) {
     // The host's clock, which `remove_ip_ban` judges by.
     let now = now_ms();
-    let (store, _dir) = file_store().await;
+    let store = db.open().await;
     let admin = register(&store, "admin").await;
     assert!(store.ip_bans(now).await.unwrap().is_empty());
 
@@ -293,11 +300,8 @@ async fn ip_bans_in_force_are_listed() {
     );
 }
 
-#[tokio::test]
-async fn sanctions_survive_a_restart() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("sori.db");
-    let store = SqliteStore::open(&path).await.unwrap();
+async fn sanctions_survive_a_restart(db: TestDb) {
+    let store = db.open().await;
     let admin = register(&store, "admin").await;
     let bob = register(&store, "bob").await;
     let carol = register(&store, "carol").await;
@@ -316,7 +320,7 @@ async fn sanctions_survive_a_restart() {
     // Dropped without `close`, as in a crash of the process.
     drop(store);
 
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = db.open().await;
     let now = now_ms();
     assert_eq!(store.account_ban(bob.id, now).await.unwrap(), Some(ban));
     assert_eq!(store.mute(carol.id, now).await.unwrap(), Some(mute));
@@ -326,9 +330,8 @@ async fn sanctions_survive_a_restart() {
     assert!(store.remove_account_ban(bob.id).await.unwrap());
 }
 
-#[tokio::test]
-async fn missing_accounts_are_not_found() {
-    let (store, _dir) = file_store().await;
+async fn missing_accounts_are_not_found(db: TestDb) {
+    let store = db.open().await;
     let admin = register(&store, "admin").await;
     let no_account = admin.id + 1000;
     let results = [
@@ -374,9 +377,8 @@ async fn missing_accounts_are_not_found() {
     );
 }
 
-#[tokio::test]
-async fn sanctions_go_with_their_account_and_outlive_the_admin() {
-    let (store, _dir) = file_store().await;
+async fn sanctions_go_with_their_account_and_outlive_the_admin(db: TestDb) {
+    let store = db.open().await;
     let admin = register(&store, "admin").await;
     let bob = register(&store, "bob").await;
     let carol = register(&store, "carol").await;
@@ -399,36 +401,17 @@ async fn sanctions_go_with_their_account_and_outlive_the_admin() {
 
     // The store has no account deletion yet; the schema must be ready for it.
     for account_id in [bob.id, admin.id] {
-        sqlx::query("DELETE FROM accounts WHERE id = $1")
-            .bind(account_id)
-            .execute(&store.pool)
-            .await
-            .unwrap();
+        with_pool!(store, |pool| {
+            sqlx::query("DELETE FROM accounts WHERE id = $1")
+                .bind(account_id)
+                .execute(pool)
+                .await
+                .unwrap();
+        });
     }
     assert_eq!(store.account_ban(bob.id, 0).await.unwrap(), None);
     assert_eq!(store.mute(bob.id, 0).await.unwrap(), None);
     let carol_ban = store.account_ban(carol.id, 0).await.unwrap().unwrap();
     assert_eq!(carol_ban.by, admin.id);
     assert_eq!(store.ip_bans(0).await.unwrap()[0].sanction.by, admin.id);
-}
-
-#[tokio::test]
-async fn is_usable_as_a_trait_object() {
-    let (store, _dir) = file_store().await;
-    let admin = register(&store, "admin").await;
-    let bob = register(&store, "bob").await;
-    let store = Arc::new(store);
-
-    let moderation: Arc<dyn ModerationStore> = store.clone();
-    let ban = sanction(None, "", admin.id);
-    moderation
-        .put_account_ban(bob.id, ban.clone())
-        .await
-        .unwrap();
-
-    // And through the server's one `Arc<dyn Store>`.
-    let all: Arc<dyn Store> = store;
-    assert_eq!(all.account_ban(bob.id, 0).await.unwrap(), Some(ban));
-    let found = all.account_by_username("bob").await.unwrap().unwrap();
-    assert_eq!(found.id, bob.id);
 }

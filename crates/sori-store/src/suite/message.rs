@@ -1,12 +1,24 @@
-use std::sync::Arc;
+//! History and offline whispers: batches, paging, and the numbering that
+//! never repeats a seq, also across crashes and concurrent reservations.
 
-use tempfile::TempDir;
+use std::ops::Deref;
 
-use super::super::tests::{file_store, register};
-use crate::{
-    Account, MessageStore, NewRoom, NewWhisper, RoomId, RoomStore, SqliteStore, StoreError,
-    StoredMessage,
-};
+use super::support::{TestDb, register, store_tests};
+use crate::{Account, NewRoom, NewWhisper, RoomId, Store, StoreError, StoredMessage};
+
+store_tests!(
+    history_pages_across_a_restart,
+    last_seq_follows_appends_and_restarts,
+    a_duplicate_seq_fails_the_whole_batch,
+    bad_batches_store_nothing,
+    large_batches,
+    offline_whispers_are_kept_in_order_until_deleted,
+    whisper_to_a_missing_account_is_not_found,
+    numbering_resumes_above_the_reservation_after_a_crash,
+    bad_reservations_are_refused,
+    a_batch_reserves_in_its_own_transaction,
+    concurrent_reservations_keep_the_largest,
+);
 
 /// A message whose text names its room and seq, so a wrong row shows.
 fn message(room_id: RoomId, seq: u64, sender: &Account) -> StoredMessage {
@@ -31,7 +43,7 @@ fn whisper(to: &Account, from: &Account, text: &str, timestamp_ms: i64) -> NewWh
     }
 }
 
-async fn create_room(store: &SqliteStore, name: &str) -> RoomId {
+async fn create_room(store: &impl Deref<Target = dyn Store>, name: &str) -> RoomId {
     let room = NewRoom {
         name: name.to_owned(),
         topic: String::new(),
@@ -46,7 +58,7 @@ fn seqs(messages: &[StoredMessage]) -> Vec<u64> {
 }
 
 /// The room's `last_seq` from a fresh `load_rooms`.
-async fn last_seq(store: &SqliteStore, room_id: RoomId) -> u64 {
+async fn last_seq(store: &impl Deref<Target = dyn Store>, room_id: RoomId) -> u64 {
     let rooms = store.load_rooms().await.unwrap();
     let room = rooms.iter().find(|room| room.id == room_id).unwrap();
     room.last_seq
@@ -54,18 +66,15 @@ async fn last_seq(store: &SqliteStore, room_id: RoomId) -> u64 {
 
 /// The room's `(last_seq, seq_reserved, next_seq())` from a fresh
 /// `load_rooms`.
-async fn numbering(store: &SqliteStore, room_id: RoomId) -> (u64, u64, u64) {
+async fn numbering(store: &impl Deref<Target = dyn Store>, room_id: RoomId) -> (u64, u64, u64) {
     let rooms = store.load_rooms().await.unwrap();
     let room = rooms.iter().find(|room| room.id == room_id).unwrap();
     (room.last_seq, room.seq_reserved, room.next_seq())
 }
 
-#[tokio::test]
-async fn history_pages_across_a_restart() {
+async fn history_pages_across_a_restart(db: TestDb) {
     const N_MESSAGES: u64 = 250;
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("sori.db");
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let room = create_room(&store, "rust").await;
     let other = create_room(&store, "go").await;
@@ -82,7 +91,7 @@ async fn history_pages_across_a_restart() {
     store.append_messages(&[]).await.unwrap();
     drop(store);
 
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = db.open().await;
     let want: Vec<StoredMessage> = (1..=N_MESSAGES)
         .map(|seq| message(room, seq, &alice))
         .collect();
@@ -158,11 +167,8 @@ async fn history_pages_across_a_restart() {
     assert_eq!(other_newest, [message(other, N_MESSAGES, &alice)]);
 }
 
-#[tokio::test]
-async fn last_seq_follows_appends_and_restarts() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("sori.db");
-    let store = SqliteStore::open(&path).await.unwrap();
+async fn last_seq_follows_appends_and_restarts(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let room = create_room(&store, "rust").await;
     let quiet = create_room(&store, "quiet").await;
@@ -179,14 +185,13 @@ async fn last_seq_follows_appends_and_restarts() {
         .unwrap();
     drop(store);
 
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = db.open().await;
     assert_eq!(last_seq(&store, room).await, 3);
     assert_eq!(last_seq(&store, quiet).await, 0);
 }
 
-#[tokio::test]
-async fn a_duplicate_seq_fails_the_whole_batch() {
-    let (store, _dir) = file_store().await;
+async fn a_duplicate_seq_fails_the_whole_batch(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let room = create_room(&store, "rust").await;
     let other = create_room(&store, "go").await;
@@ -220,9 +225,8 @@ async fn a_duplicate_seq_fails_the_whole_batch() {
     assert_eq!(last_seq(&store, other).await, 1);
 }
 
-#[tokio::test]
-async fn bad_batches_store_nothing() {
-    let (store, _dir) = file_store().await;
+async fn bad_batches_store_nothing(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let room = create_room(&store, "rust").await;
     let too_big = i64::MAX as u64 + 1;
@@ -253,18 +257,17 @@ async fn bad_batches_store_nothing() {
     assert_eq!(below, [max]);
 }
 
-/// Batches as large as the server's writer sends, into a file with
-/// `synchronous = FULL`, so the chunking of the INSERTs is exercised with
-/// full chunks and every remainder size. When this was written, appending
+/// Batches as large as the server's writer sends, durably, so SQLite's
+/// chunking of the INSERTs is exercised with full chunks and every
+/// remainder size (PostgreSQL writes a batch as one statement). When this was written, appending
 /// these 10,000 messages in batches of 500 took about 0.1 s in a release
 /// build and 0.25 s in a debug one; the test checks the result, not the
 /// time, so a slow machine does not fail it.
-#[tokio::test]
-async fn large_batches() {
+async fn large_batches(db: TestDb) {
     const N_MESSAGES: u64 = 10_000;
     // 500 = 3 full chunks of 128 + 64 + 32 + 16 + 4.
     const BATCH_LEN: usize = 500;
-    let (store, _dir) = file_store().await;
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let room = create_room(&store, "rust").await;
     let all: Vec<StoredMessage> = (1..=N_MESSAGES)
@@ -280,11 +283,8 @@ async fn large_batches() {
     assert_eq!(newest, all[9_000..]);
 }
 
-#[tokio::test]
-async fn offline_whispers_are_kept_in_order_until_deleted() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("sori.db");
-    let store = SqliteStore::open(&path).await.unwrap();
+async fn offline_whispers_are_kept_in_order_until_deleted(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let bob = register(&store, "bob").await;
     let carol = register(&store, "carol").await;
@@ -309,7 +309,7 @@ async fn offline_whispers_are_kept_in_order_until_deleted() {
         .unwrap();
     drop(store);
 
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = db.open().await;
     let for_bob = store.offline_whispers(bob.id).await.unwrap();
     let ids: Vec<i64> = for_bob.iter().map(|whisper| whisper.id).collect();
     assert_eq!(ids, [first, second, third]);
@@ -340,7 +340,7 @@ async fn offline_whispers_are_kept_in_order_until_deleted() {
     assert!(fourth > third, "{fourth} > {third}");
     drop(store);
 
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = db.open().await;
     let for_bob = store.offline_whispers(bob.id).await.unwrap();
     let ids: Vec<i64> = for_bob.iter().map(|whisper| whisper.id).collect();
     assert_eq!(ids, [second, fourth]);
@@ -350,9 +350,8 @@ async fn offline_whispers_are_kept_in_order_until_deleted() {
     assert!(store.offline_whispers(alice.id).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn whisper_to_a_missing_account_is_not_found() {
-    let (store, _dir) = file_store().await;
+async fn whisper_to_a_missing_account_is_not_found(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let mut nobody = alice.clone();
     nobody.id += 1000;
@@ -362,25 +361,8 @@ async fn whisper_to_a_missing_account_is_not_found() {
     assert!(matches!(res, Err(StoreError::NotFound)), "{res:?}");
 }
 
-#[tokio::test]
-async fn is_usable_as_a_trait_object() {
-    let (store, _dir) = file_store().await;
-    let alice = register(&store, "alice").await;
-    let room = create_room(&store, "rust").await;
-    let messages: Arc<dyn MessageStore> = Arc::new(store);
-    messages
-        .append_messages(&[message(room, 1, &alice)])
-        .await
-        .unwrap();
-    let res = messages.messages_after(room, 0, 10).await.unwrap();
-    assert_eq!(res, [message(room, 1, &alice)]);
-}
-
-#[tokio::test]
-async fn numbering_resumes_above_the_reservation_after_a_crash() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("sori.db");
-    let store = SqliteStore::open(&path).await.unwrap();
+async fn numbering_resumes_above_the_reservation_after_a_crash(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let room = create_room(&store, "rust").await;
     let quiet = create_room(&store, "quiet").await;
@@ -394,7 +376,7 @@ async fn numbering_resumes_above_the_reservation_after_a_crash() {
     store.append_messages(&written).await.unwrap();
     drop(store);
 
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = db.open().await;
     assert_eq!(
         numbering(&store, room).await,
         (3, 100, 101),
@@ -411,7 +393,7 @@ async fn numbering_resumes_above_the_reservation_after_a_crash() {
         .unwrap();
     store.release_seq(room, 104).await.unwrap();
     store.close().await;
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = db.open().await;
     assert_eq!(numbering(&store, room).await, (104, 104, 105));
 
     // A release never goes below the stored history, and one that finds
@@ -428,9 +410,8 @@ async fn numbering_resumes_above_the_reservation_after_a_crash() {
     assert_eq!(numbering(&store, room).await, (104, max, max + 1));
 }
 
-#[tokio::test]
-async fn bad_reservations_are_refused() {
-    let (store, _dir) = file_store().await;
+async fn bad_reservations_are_refused(db: TestDb) {
+    let store = db.open().await;
     let room = create_room(&store, "rust").await;
     store.reserve_seq(room, 10).await.unwrap();
     let no_room = room + 1000;
@@ -456,9 +437,8 @@ async fn bad_reservations_are_refused() {
     assert_eq!(numbering(&store, room).await, (0, 10, 11));
 }
 
-#[tokio::test]
-async fn a_batch_reserves_in_its_own_transaction() {
-    let (store, _dir) = file_store().await;
+async fn a_batch_reserves_in_its_own_transaction(db: TestDb) {
+    let store = db.open().await;
     let alice = register(&store, "alice").await;
     let room = create_room(&store, "rust").await;
     let other = create_room(&store, "go").await;
@@ -530,4 +510,41 @@ async fn a_batch_reserves_in_its_own_transaction() {
         seqs(&store.messages_after(room, 0, 10).await.unwrap()),
         [1, 2]
     );
+}
+
+/// Reservations of one room at once end at the largest, whatever order
+/// they commit in: a reservation never shrinks.
+async fn concurrent_reservations_keep_the_largest(db: TestDb) {
+    const N_TASKS: u64 = 32;
+    let store = db.open().await;
+    let room = create_room(&store, "rust").await;
+    let other = create_room(&store, "go").await;
+    let store = store.into_arc();
+
+    let mut tasks = Vec::new();
+    for task_idx in 1..=N_TASKS {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            if task_idx % 2 == 0 {
+                store.reserve_seq(room, task_idx * 100).await
+            } else {
+                // Both rooms in one transaction, in opposite orders, as two
+                // servers' writers might.
+                let reservations = if task_idx % 4 == 1 {
+                    [(room, task_idx * 100), (other, task_idx)]
+                } else {
+                    [(other, task_idx), (room, task_idx * 100)]
+                };
+                store.append_messages_reserving(&[], &reservations).await
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task panicked").expect("reserve");
+    }
+    assert_eq!(
+        numbering(&store, room).await,
+        (0, N_TASKS * 100, N_TASKS * 100 + 1)
+    );
+    assert_eq!(numbering(&store, other).await, (0, 31, 32));
 }

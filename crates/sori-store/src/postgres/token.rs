@@ -1,0 +1,81 @@
+//! [`TokenStore`] for [`PgStore`]: session tokens, by their hashes.
+
+use super::PgStore;
+use crate::{
+    AccountId, StoreError, StoredToken, TokenHash, TokenStore,
+    sql::{backend, classify},
+};
+
+#[async_trait::async_trait]
+impl TokenStore for PgStore {
+    async fn create_token(
+        &self,
+        account: AccountId,
+        hash: &TokenHash,
+        created_at_ms: i64,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO session_tokens (account_id, token_hash, created_at_ms, expires_at_ms) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(account)
+        .bind(hash.to_hex())
+        .bind(created_at_ms)
+        .bind(expires_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn find_token(
+        &self,
+        hash: &TokenHash,
+        now_ms: i64,
+    ) -> Result<Option<StoredToken>, StoreError> {
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT account_id, created_at_ms, expires_at_ms FROM session_tokens \
+             WHERE token_hash = $1 AND expires_at_ms > $2",
+        )
+        .bind(hash.to_hex())
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(
+            row.map(|(account_id, created_at_ms, expires_at_ms)| StoredToken {
+                account_id,
+                created_at_ms,
+                expires_at_ms,
+            }),
+        )
+    }
+
+    async fn revoke_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
+        let res = sqlx::query("DELETE FROM session_tokens WHERE token_hash = $1")
+            .bind(hash.to_hex())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(res.rows_affected() > 0)
+    }
+
+    async fn revoke_tokens(&self, account: AccountId) -> Result<u64, StoreError> {
+        let res = sqlx::query("DELETE FROM session_tokens WHERE account_id = $1")
+            .bind(account)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(res.rows_affected())
+    }
+
+    async fn delete_expired_tokens(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let res = sqlx::query("DELETE FROM session_tokens WHERE expires_at_ms <= $1")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(res.rows_affected())
+    }
+}
