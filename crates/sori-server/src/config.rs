@@ -35,8 +35,9 @@ pub struct Config {
     /// Server name sent to clients in Welcome [default: sori].
     #[arg(long, value_name = "NAME")]
     pub server_name: String,
-    /// SQLite database file, created on first run [default: data/sori.db].
-    #[arg(long, value_name = "FILE")]
+    /// SQLite database file, created on first run, or a PostgreSQL URL
+    /// (postgres://user:password@host/db?sslmode=require) [default: data/sori.db].
+    #[arg(long, value_name = "FILE|URL")]
     pub database: PathBuf,
     /// Most concurrent sessions; lowered to fit the open-file limit [default: 10000].
     #[arg(long, value_name = "N")]

@@ -144,9 +144,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&config.database)
-        .await
-        .with_context(|| format!("opening database {}", config.database.display()))?;
+    let store = open_store(&config.database).await?;
     let mut listeners = vec![sori_server::Listener::Tcp(
         sori_server::bind(config.listen).with_context(|| format!("binding {}", config.listen))?,
     )];
@@ -154,8 +152,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let ws = sori_server::bind(addr).with_context(|| format!("binding ws_listen {addr}"))?;
         listeners.push(sori_server::Listener::WebSocket(ws));
     }
-    sori_server::run(listeners, config, Arc::new(store), shutdown_signal()).await?;
+    sori_server::run(listeners, config, store, shutdown_signal()).await?;
     Ok(())
+}
+
+/// The store `database` names: a `postgres://` (or `postgresql://`) URL
+/// is PostgreSQL, with its password and TLS settings in the URL; anything
+/// else is a SQLite file, created with its folder on first run.
+async fn open_store(database: &std::path::Path) -> anyhow::Result<Arc<dyn sori_store::Store>> {
+    let text = database.to_string_lossy();
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        {
+            let store = sori_store::PgStore::connect(&text)
+                .await
+                .context("connecting to PostgreSQL (the database URL)")?;
+            return Ok(Arc::new(store));
+        }
+        #[cfg(not(feature = "postgres"))]
+        anyhow::bail!("this sori-server was built without the postgres feature");
+    }
+    let store = SqliteStore::open(database)
+        .await
+        .with_context(|| format!("opening database {}", database.display()))?;
+    Ok(Arc::new(store))
 }
 
 /// Completes on SIGINT or SIGTERM.
