@@ -1,6 +1,7 @@
 //! The PostgreSQL backend: a pool of connections to a database server,
-//! opened from a URL and migrated on connect. Accounts are here; rooms,
-//! history, moderation and session tokens are in the submodules.
+//! opened from a URL and migrated on connect. Rooms and history are in the
+//! submodules; accounts, moderation and session tokens, whose statements
+//! are the same on both backends, are written once in `sql`.
 //!
 //! What SQLite's single writer gave for free is spelled out here, since
 //! PostgreSQL runs transactions side by side (at READ COMMITTED):
@@ -25,19 +26,14 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPool, PgPoolOptions},
 };
 
-use crate::{
-    Account, AccountId, AccountStore, NewAccount, StoreError,
-    sql::{ACCOUNT_COLUMNS, AccountRow, account_from_row, backend, classify, name_key, now_ms},
-};
+use crate::{StoreError, sql::backend};
 
 mod message;
-mod moderation;
 mod room;
 #[cfg(test)]
 mod tests;
-mod token;
 
-/// An [`AccountStore`], [`RoomStore`](crate::RoomStore),
+/// An [`AccountStore`](crate::AccountStore), [`RoomStore`](crate::RoomStore),
 /// [`MessageStore`](crate::MessageStore),
 /// [`ModerationStore`](crate::ModerationStore) and
 /// [`TokenStore`](crate::TokenStore) in one PostgreSQL database.
@@ -137,83 +133,8 @@ impl PgStore {
     }
 }
 
-#[async_trait::async_trait]
-impl AccountStore for PgStore {
-    async fn create_account(&self, new: NewAccount) -> Result<Account, StoreError> {
-        let created_at_ms = now_ms();
-        let sql = format!(
-            "INSERT INTO accounts \
-             (username, username_key, display_name, display_name_key, password_hash, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {ACCOUNT_COLUMNS}"
-        );
-        let row: Result<AccountRow, StoreError> = sqlx::query_as(&sql)
-            .bind(&new.username)
-            .bind(name_key(&new.username))
-            .bind(&new.display_name)
-            .bind(name_key(&new.display_name))
-            .bind(&new.password_hash)
-            .bind(created_at_ms)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(classify);
-        match row {
-            Ok(row) => Ok(account_from_row(row)),
-            // When both names are taken PostgreSQL reports the first
-            // constraint it checks; the username is what the user must
-            // change first, so say that.
-            Err(StoreError::DisplayNameTaken)
-                if self.account_by_username(&new.username).await?.is_some() =>
-            {
-                Err(StoreError::UsernameTaken)
-            }
-            Err(err) => Err(err),
-        }
-    }
-
-    async fn account_by_username(&self, username: &str) -> Result<Option<Account>, StoreError> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username_key = $1");
-        let row: Option<AccountRow> = sqlx::query_as(&sql)
-            .bind(name_key(username))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(row.map(account_from_row))
-    }
-
-    async fn set_display_name(
-        &self,
-        account_id: AccountId,
-        display_name: &str,
-    ) -> Result<(), StoreError> {
-        let res = sqlx::query(
-            "UPDATE accounts SET display_name = $1, display_name_key = $2 WHERE id = $3",
-        )
-        .bind(display_name)
-        .bind(name_key(display_name))
-        .bind(account_id)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
-    }
-
-    async fn set_password_hash(
-        &self,
-        account_id: AccountId,
-        password_hash: &str,
-    ) -> Result<(), StoreError> {
-        let res = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
-            .bind(password_hash)
-            .bind(account_id)
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
-    }
-}
+// Accounts, moderation and session tokens: the statements are the same on
+// both backends, so they are written once, in `sql`.
+crate::sql::account::account_store!(PgStore);
+crate::sql::moderation::moderation_store!(PgStore);
+crate::sql::token::token_store!(PgStore);

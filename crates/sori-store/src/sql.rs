@@ -8,6 +8,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::{Account, IpBan, Role, Sanction, StoreError, StoredMessage, StoredRoom, StoredWhisper};
 
+pub(crate) mod account;
+pub(crate) mod message;
+pub(crate) mod moderation;
+pub(crate) mod room;
+pub(crate) mod token;
+
 /// The columns of [`Account`], in the order [`account_from_row`] reads them.
 pub(crate) const ACCOUNT_COLUMNS: &str = "id, username, display_name, password_hash, created_at_ms";
 

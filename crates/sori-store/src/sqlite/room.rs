@@ -1,298 +1,40 @@
-//! [`RoomStore`] for [`SqliteStore`]: rooms, memberships, bans and invites.
+//! [`RoomStore`](crate::RoomStore) for [`SqliteStore`]: what differs from
+//! PostgreSQL, under the statements both share (`sql::room`).
+
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use super::SqliteStore;
-use crate::{
-    AccountId, NewRoom, Role, RoomId, RoomStore, StoreError, StoredMember, StoredRoom,
-    sql::{
-        FIRST_JOINED_SEQ, MemberRow, RoomRow, attach_to_rooms, backend, classify, name_key, now_ms,
-        room_from_row,
-    },
-};
+use crate::{RoomId, StoreError, sql::backend};
 
-#[async_trait::async_trait]
-impl RoomStore for SqliteStore {
-    async fn load_rooms(&self) -> Result<Vec<StoredRoom>, StoreError> {
-        // One read transaction, so the four queries see one snapshot.
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        // The correlated MAX is answered from the end of the messages
-        // primary key, one lookup per room, instead of a scan of the history.
-        let room_rows: Vec<RoomRow> = sqlx::query_as(
-            "SELECT r.id, r.name, r.topic, r.invite_only, r.owner_id, r.created_at_ms, \
-             COALESCE((SELECT MAX(m.seq) FROM messages m WHERE m.room_id = r.id), 0), \
-             r.seq_reserved \
-             FROM rooms r ORDER BY r.id",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let member_rows: Vec<MemberRow> = sqlx::query_as(
-            "SELECT rm.room_id, rm.account_id, a.username, a.display_name, rm.role, \
-             rm.joined_seq \
-             FROM room_members rm JOIN accounts a ON a.id = rm.account_id \
-             ORDER BY rm.room_id, rm.account_id",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let ban_rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT room_id, account_id FROM room_bans ORDER BY room_id, account_id",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let invite_rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT room_id, account_id FROM room_invites ORDER BY room_id, account_id",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
+crate::sql::room::room_store!(SqliteStore);
 
-        let mut rooms = room_rows
-            .into_iter()
-            .map(room_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        attach_to_rooms(&mut rooms, member_rows, ban_rows, invite_rows)?;
-        Ok(rooms)
+impl SqliteStore {
+    /// Inserts a room, returning its id. The INSERT comes first in its
+    /// transaction, so the transaction takes the write lock at once rather
+    /// than upgrading from a read (which WAL mode can refuse). The id is one
+    /// above the highest ever used, not SQLite's default of one above the
+    /// highest now in the table, so a deleted room's id is never given again
+    /// (see the 0004 migration, whose trigger advances the high-water mark).
+    const INSERT_ROOM_SQL: &str = "INSERT INTO rooms \
+         (id, name, name_key, topic, invite_only, owner_id, created_at_ms) \
+         VALUES ((SELECT last_id + 1 FROM room_id_high_water), $1, $2, $3, $4, $5, $6) \
+         RETURNING id";
+
+    /// One read transaction, so the queries of `load_rooms` see one
+    /// snapshot: SQLite has one writer, and a reader sees the database as of
+    /// its first read.
+    async fn begin_snapshot(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.pool.begin().await.map_err(backend)
     }
 
-    async fn create_room(&self, room: NewRoom) -> Result<StoredRoom, StoreError> {
-        let created_at_ms = now_ms();
-        // The INSERT comes first, so the transaction takes the write lock at
-        // once rather than upgrading from a read (which WAL mode can refuse).
-        // The id is one above the highest ever used, not SQLite's default
-        // of one above the highest now in the table, so a deleted room's id
-        // is never given again (see the 0004 migration, whose trigger
-        // advances the high-water mark).
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO rooms \
-             (id, name, name_key, topic, invite_only, owner_id, created_at_ms) \
-             VALUES ((SELECT last_id + 1 FROM room_id_high_water), $1, $2, $3, $4, $5, $6) \
-             RETURNING id",
-        )
-        .bind(&room.name)
-        .bind(name_key(&room.name))
-        .bind(&room.topic)
-        .bind(room.invite_only)
-        .bind(room.owner)
-        .bind(created_at_ms)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(classify)?;
-
-        let mut members = Vec::new();
-        if let Some(owner) = room.owner {
-            sqlx::query(
-                "INSERT INTO room_members (room_id, account_id, role, joined_at_ms, joined_seq) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(id)
-            .bind(owner)
-            .bind(Role::Owner.code())
-            .bind(created_at_ms)
-            .bind(FIRST_JOINED_SEQ)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-            // The owner exists: the foreign keys just checked it.
-            let (username, display_name): (String, String) =
-                sqlx::query_as("SELECT username, display_name FROM accounts WHERE id = $1")
-                    .bind(owner)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-            members.push(StoredMember {
-                account_id: owner,
-                username,
-                display_name,
-                role: Role::Owner,
-                joined_seq: FIRST_JOINED_SEQ,
-            });
-        }
-        tx.commit().await.map_err(backend)?;
-
-        Ok(StoredRoom {
-            id,
-            name: room.name,
-            topic: room.topic,
-            invite_only: room.invite_only,
-            owner: room.owner,
-            created_at_ms,
-            last_seq: 0,
-            seq_reserved: 0,
-            members,
-            bans: Vec::new(),
-            invites: Vec::new(),
-        })
-    }
-
-    async fn set_topic(&self, room: RoomId, topic: &str) -> Result<(), StoreError> {
-        let res = sqlx::query("UPDATE rooms SET topic = $1 WHERE id = $2")
-            .bind(topic)
-            .bind(room)
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
-    }
-
-    async fn put_member(
-        &self,
-        room: RoomId,
-        account: AccountId,
-        role: Role,
+    /// Nothing to do: SQLite has one writer, so the join's INSERT, which
+    /// reads MAX(joined_seq) and takes the write lock in one statement,
+    /// cannot interleave with another join's. A missing room fails that
+    /// INSERT's foreign key instead, which `classify` reports as NotFound.
+    async fn lock_room_for_join(
+        _conn: &mut SqliteConnection,
+        _room: RoomId,
     ) -> Result<(), StoreError> {
-        // A new member goes to the end of the join order; the MAX comes
-        // from the end of the (room_id, joined_seq) index. A role change
-        // keeps both the join time and the place.
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO room_members (room_id, account_id, role, joined_at_ms, joined_seq) \
-             VALUES ($1, $2, $3, $4, \
-             (SELECT COALESCE(MAX(joined_seq), 0) + 1 FROM room_members WHERE room_id = $1)) \
-             ON CONFLICT (room_id, account_id) DO UPDATE SET role = excluded.role",
-        )
-        .bind(room)
-        .bind(account)
-        .bind(role.code())
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-        sqlx::query("DELETE FROM room_invites WHERE room_id = $1 AND account_id = $2")
-            .bind(room)
-            .bind(account)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)
-    }
-
-    async fn remove_member(&self, room: RoomId, account: AccountId) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND account_id = $2")
-            .bind(room)
-            .bind(account)
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
         Ok(())
-    }
-
-    async fn put_ban(
-        &self,
-        room: RoomId,
-        account: AccountId,
-        by: AccountId,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO room_bans (room_id, account_id, banned_by, reason, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (room_id, account_id) DO NOTHING",
-        )
-        .bind(room)
-        .bind(account)
-        .bind(by)
-        .bind(reason)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-        sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND account_id = $2")
-            .bind(room)
-            .bind(account)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)
-    }
-
-    async fn remove_ban(&self, room: RoomId, account: AccountId) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM room_bans WHERE room_id = $1 AND account_id = $2")
-            .bind(room)
-            .bind(account)
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-
-    async fn put_invite(&self, room: RoomId, account: AccountId) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO room_invites (room_id, account_id) VALUES ($1, $2) \
-             ON CONFLICT (room_id, account_id) DO NOTHING",
-        )
-        .bind(room)
-        .bind(account)
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
-        Ok(())
-    }
-
-    async fn set_owner(&self, room: RoomId, owner: Option<AccountId>) -> Result<(), StoreError> {
-        // The rooms UPDATE first, for the write lock; a missing owner
-        // account fails its foreign key, which `classify` reports as
-        // NotFound like a missing room.
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        let res = sqlx::query("UPDATE rooms SET owner_id = $1 WHERE id = $2")
-            .bind(owner)
-            .bind(room)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        if let Some(owner) = owner {
-            let res = sqlx::query(
-                "UPDATE room_members SET role = $1 WHERE room_id = $2 AND account_id = $3",
-            )
-            .bind(Role::Owner.code())
-            .bind(room)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-            // Not a member: dropping `tx` rolls the owner change back.
-            if res.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-        }
-        tx.commit().await.map_err(backend)
-    }
-
-    async fn delete_room(&self, room: RoomId) -> Result<(), StoreError> {
-        // One statement, so no explicit transaction: the foreign keys
-        // (enforced on every connection, see `SqliteStore::open`) cascade
-        // the delete to members, bans, invites and messages within it.
-        let res = sqlx::query("DELETE FROM rooms WHERE id = $1 AND name_key <> ''")
-            .bind(room)
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        if res.rows_affected() > 0 {
-            return Ok(());
-        }
-        // Nothing deleted: the lobby, or no such room. The lobby is never
-        // deleted, so this read cannot race with a delete of it.
-        let is_lobby: Option<bool> =
-            sqlx::query_scalar("SELECT name_key = '' FROM rooms WHERE id = $1")
-                .bind(room)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
-        match is_lobby {
-            Some(true) => Err(StoreError::LobbyNotDeletable),
-            // No such room: nothing to do. (A non-lobby room found here was
-            // created after the DELETE, under an id that named nothing when
-            // the delete was asked for.)
-            Some(false) | None => Ok(()),
-        }
     }
 }
