@@ -1,5 +1,7 @@
 //! The input line: editing, history (Up/Down) and tab completion.
 
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
 use crate::text;
 
 /// The text being typed, its cursor, and what was sent before.
@@ -35,6 +37,25 @@ struct Completion {
 const HISTORY_LINES: usize = 200;
 
 impl Input {
+    /// Applies an editing key: typing, deleting, and moving the cursor.
+    pub fn edit(&mut self, key: KeyEvent) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('u') if ctrl => self.clear(),
+            KeyCode::Char('w') if ctrl => self.delete_word(),
+            KeyCode::Char('a') if ctrl => self.home(),
+            KeyCode::Char('e') if ctrl => self.end(),
+            KeyCode::Char(c) if !ctrl => self.insert(c),
+            KeyCode::Backspace => self.backspace(),
+            KeyCode::Delete => self.delete(),
+            KeyCode::Left => self.left(),
+            KeyCode::Right => self.right(),
+            KeyCode::Home => self.home(),
+            KeyCode::End => self.end(),
+            _ => {}
+        }
+    }
+
     /// The text.
     pub fn text(&self) -> &str {
         &self.text

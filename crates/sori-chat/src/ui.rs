@@ -12,7 +12,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use crate::app::{App, Field, Screen, role_sigil};
+use crate::app::login::Field;
+use crate::app::{App, Screen, role_sigil};
 use crate::command::COMMANDS;
 use crate::conversation::{ConvKey, Conversation};
 use crate::exchange::ConnState;

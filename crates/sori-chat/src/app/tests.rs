@@ -5,7 +5,10 @@ use sori_client::Event;
 use sori_protocol::pb;
 
 use super::*;
+use crate::conversation::whisper_key;
+use crate::exchange::NetEvent;
 use crate::timeline::EntryKind;
+use crate::transcript;
 
 fn user(username: &str, display_name: &str) -> pb::UserInfo {
     pb::UserInfo {
