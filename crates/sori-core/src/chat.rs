@@ -28,6 +28,14 @@ pub enum ChatStep {
     Reserve(String),
 }
 
+/// What [`Core::post`] did.
+enum Posted {
+    /// Numbered and fanned out.
+    Sent,
+    /// Not posted: the text, and the reservation the room needs first.
+    Reserve(String, NeedReservation),
+}
+
 impl Core {
     /// Chat in a room. Never waits: the message is fanned out before this
     /// returns, and its ack is queued once it is on disk (at once when the
@@ -42,8 +50,8 @@ impl Core {
         check_muted(caller)?;
         let room = self.room(room_name)?;
         match self.post(caller, &room, text)? {
-            Ok(()) => Ok(ChatStep::Sent),
-            Err((text, _)) => Ok(ChatStep::Reserve(text)),
+            Posted::Sent => Ok(ChatStep::Sent),
+            Posted::Reserve(text, _) => Ok(ChatStep::Reserve(text)),
         }
     }
 
@@ -59,8 +67,8 @@ impl Core {
         // A few tries: others may use up a fresh reservation meanwhile.
         for _ in 0..4 {
             match self.post(caller, &room, text)? {
-                Ok(()) => return Ok(()),
-                Err((back, need)) => {
+                Posted::Sent => return Ok(()),
+                Posted::Reserve(back, need) => {
                     text = back;
                     self.store.reserve_seq(room.id, need.up_to).await?;
                     room.lock().reserved_up_to(need.up_to);
@@ -73,17 +81,18 @@ impl Core {
         ))
     }
 
-    /// Numbers and fans out one message under the room's lock. The inner
-    /// error hands the text back when the room must reserve numbers first.
-    #[allow(clippy::type_complexity)]
-    fn post(
-        &self,
-        caller: &Caller<'_>,
-        room: &Arc<Room>,
-        text: String,
-    ) -> Result<Result<(), (String, NeedReservation)>, Refusal> {
+    /// Numbers and fans out one message under the room's lock, or hands
+    /// the text back when the room must reserve numbers first.
+    fn post(&self, caller: &Caller<'_>, room: &Arc<Room>, text: String) -> Result<Posted, Refusal> {
         let tail_len = self.settings.rooms.tail_len;
         let mut state = room.lock();
+        if state.deleted {
+            // Deleted between the lookup by name and this lock.
+            return Err(Refusal::new(
+                ErrorCode::NoSuchRoom,
+                format!("no room named {:?}", room.name),
+            ));
+        }
         if state.role_of(caller.account_id, room.is_lobby()).is_none() {
             return Err(not_in_room(room));
         }
@@ -91,7 +100,7 @@ impl Core {
             let need = NeedReservation {
                 up_to: state.last_seq() + crate::room::SEQ_BLOCK,
             };
-            return Ok(Err((text, need)));
+            return Ok(Posted::Reserve(text, need));
         }
         let post = Post {
             from: caller.peer.id,
@@ -151,7 +160,7 @@ impl Core {
                 }));
             }
         }
-        Ok(Ok(()))
+        Ok(Posted::Sent)
     }
 
     /// Writes a longer reservation for `room` in the background, well

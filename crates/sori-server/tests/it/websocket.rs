@@ -1,5 +1,7 @@
 //! The WebSocket listener: the same chat as TCP, one Sori frame per binary
-//! message, with origins checked and protocol breaches answered.
+//! message, with origins checked and protocol breaches answered; and the
+//! client's address behind a trusted proxy (X-Forwarded-For on WebSocket,
+//! a PROXY protocol v2 header on TCP).
 
 use std::net::SocketAddr;
 
@@ -30,8 +32,14 @@ impl WsClient {
     /// Opens the connection and sends the upgrade request; returns the
     /// client and the response's status line.
     async fn open(addr: SocketAddr, path: &str, origin: Option<&str>) -> (WsClient, String) {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
         let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+        WsClient::open_with(addr, path, &origin).await
+    }
+
+    /// Opens the connection with `headers` (whole lines) in the upgrade.
+    async fn open_with(addr: SocketAddr, path: &str, headers: &str) -> (WsClient, String) {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let origin = headers;
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{origin}\r\n"
@@ -283,4 +291,83 @@ async fn foreign_origins_and_wrong_paths_are_refused() {
     let same = format!("http://{}", server.ws_addr);
     let (_, status) = WsClient::open(server.ws_addr, "/ws", Some(&same)).await;
     assert!(status.contains("101"), "{status}");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_the_one_checked() {
+    let refused: ipnet::IpNet = "203.0.113.7/32".parse().unwrap();
+    let mut config = sori_server::Config {
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        ..config()
+    };
+    config.ip_policy.deny = vec![refused];
+    let server = start(config).await;
+    // The proxy (127.0.0.1) forwards a client the IP policy refuses.
+    let (_, status) =
+        WsClient::open_with(server.ws_addr, "/ws", "X-Forwarded-For: 203.0.113.7\r\n").await;
+    assert!(status.contains("403"), "{status}");
+    // Another client through the same proxy is let in.
+    let (_, status) = WsClient::open_with(
+        server.ws_addr,
+        "/ws",
+        "X-Forwarded-For: 198.51.100.9, 127.0.0.1\r\n",
+    )
+    .await;
+    assert!(status.contains("101"), "{status}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn from_an_untrusted_peer_x_forwarded_for_is_ignored() {
+    let mut config = config();
+    config.ip_policy.deny = vec!["203.0.113.7/32".parse().unwrap()];
+    let server = start(config).await;
+    let (_, status) =
+        WsClient::open_with(server.ws_addr, "/ws", "X-Forwarded-For: 203.0.113.7\r\n").await;
+    assert!(
+        status.contains("101"),
+        "an untrusted header names nobody: {status}"
+    );
+    server.stop().await.unwrap();
+}
+
+/// A PROXY protocol v2 header naming `client` as the source (TCP over IPv4).
+fn proxy_v2(client: std::net::SocketAddrV4) -> Vec<u8> {
+    let mut header = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    header.push(0x21); // version 2, PROXY
+    header.push(0x11); // TCP over IPv4
+    header.extend_from_slice(&12u16.to_be_bytes());
+    header.extend_from_slice(&client.ip().octets());
+    header.extend_from_slice(&[127, 0, 0, 1]);
+    header.extend_from_slice(&client.port().to_be_bytes());
+    header.extend_from_slice(&5252u16.to_be_bytes());
+    header
+}
+
+#[tokio::test]
+async fn a_proxy_protocol_header_names_the_client_on_tcp() {
+    let mut config = sori_server::Config {
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        proxy_protocol: true,
+        ..config()
+    };
+    config.ip_policy.deny = vec!["203.0.113.7/32".parse().unwrap()];
+    let server = start(config).await;
+    // A refused client behind the proxy gets the refusal meant for it.
+    let mut refused = server.raw().await;
+    refused
+        .write_bytes(&proxy_v2("203.0.113.7:40000".parse().unwrap()))
+        .await
+        .unwrap();
+    let kicked = crate::support::read_raw_kicked(&mut refused).await;
+    assert_eq!(kicked, ErrorCode::IpRefused);
+    // Another is served, its frames read right after the header.
+    let mut allowed = server.raw().await;
+    let mut bytes = proxy_v2("198.51.100.9:40001".parse().unwrap());
+    bytes.extend_from_slice(&encode_to_bytes(5, &Message::Ping(pb::Ping { nonce: 3 })));
+    allowed.write_bytes(&bytes).await.unwrap();
+    let pong = allowed.read_frame().await.unwrap().expect("a frame");
+    assert_eq!(pong.request_id, 5);
+    assert!(matches!(pong.message, Message::Pong(pb::Pong { nonce: 3 })));
+    server.stop().await.unwrap();
 }
