@@ -12,7 +12,6 @@ use std::sync::Arc;
 use sori_core::event::Event;
 use sori_core::peer::Peer;
 use sori_core::refusal::Refusal;
-use sori_core::session::SessionId;
 use sori_core::{Caller, ChatStep, Session};
 use sori_protocol::pb::{self, ErrorCode};
 use sori_protocol::{Direction, Frame, Message};
@@ -25,6 +24,9 @@ use crate::rate::{FrameVerdict, SessionLimits};
 use crate::shared::{Place, Shared};
 use crate::transport::{self, Fill};
 use crate::writer::{Stop, Writer};
+
+mod deadline;
+mod finish;
 
 /// Most reads in a row before the handler lets other tasks run, so one
 /// flooding client cannot hog a worker thread.
@@ -181,59 +183,6 @@ impl Handler {
         }
     }
 
-    /// Works out what the timer means now: a timeout, a heartbeat to send,
-    /// or a later deadline.
-    fn next_deadline(&mut self, login_deadline: Instant) -> Result<Instant, End> {
-        let next = self.next_session_deadline(login_deadline)?;
-        let Some(since) = self.partial_since else {
-            return Ok(next);
-        };
-        let timeout = self.shared.config.limits.partial_frame_timeout;
-        if Instant::now() >= since + timeout {
-            return Err(End::Kick(Refusal::new(
-                ErrorCode::ReadTimeout,
-                format!("a frame was started and not finished within {timeout:?}"),
-            )));
-        }
-        Ok(next.min(since + timeout))
-    }
-
-    fn next_session_deadline(&mut self, login_deadline: Instant) -> Result<Instant, End> {
-        let config = &self.shared.config;
-        let now = Instant::now();
-        match self.state {
-            State::Connected => {
-                if now >= login_deadline {
-                    return Err(End::Kick(Refusal::new(
-                        ErrorCode::LoginTimeout,
-                        format!("not logged in within {:?}", config.login_timeout),
-                    )));
-                }
-                Ok(login_deadline)
-            }
-            State::Authenticated(_) => {
-                let idle_at = self.last_rx + config.idle_timeout;
-                if now >= idle_at {
-                    return Err(End::Kick(Refusal::new(
-                        ErrorCode::IdleTimeout,
-                        format!("nothing received for {:?}", config.idle_timeout),
-                    )));
-                }
-                let ping_at = self.last_rx + config.heartbeat_interval;
-                if self.pinged || ping_at >= idle_at {
-                    return Ok(idle_at);
-                }
-                if now >= ping_at {
-                    self.pinged = true;
-                    let nonce = self.peer.id.to_u64();
-                    self.push(0, Message::Ping(pb::Ping { nonce }));
-                    return Ok(idle_at);
-                }
-                Ok(ping_at)
-            }
-        }
-    }
-
     /// Handles every whole frame that `first` and what else the kernel
     /// already has brought. Returns why the connection ends, or `None` to
     /// keep going.
@@ -275,17 +224,6 @@ impl Handler {
             until_ms,
         );
         self.push(request_id, refusal.to_message());
-    }
-
-    /// Starts (or restarts, after progress) the slowloris clock while the
-    /// buffer holds an unfinished frame.
-    fn track_partial(&mut self, frames_before: u32) {
-        if !self.conn.has_partial_frame() {
-            self.partial_since = None;
-        } else if self.partial_since.is_none() || self.frames_seen != frames_before {
-            self.partial_since = Some(Instant::now());
-            self.rearm = true;
-        }
     }
 
     /// Handles the frames that need no waiting, until the reads run dry,
@@ -526,56 +464,6 @@ impl Handler {
     /// Encodes and queues a frame for this session.
     fn push(&self, request_id: u32, msg: Message) {
         self.peer.push(&Event::new(request_id, msg));
-    }
-
-    /// Takes the session out of the hub and sets its outbox to how the
-    /// connection ends; the writer then does what the outbox says.
-    fn finish(&mut self, end: End) {
-        let ip = self.peer.ip;
-        let id: SessionId = self.peer.id;
-        let outbox = &self.peer.link.outbox;
-        match &end {
-            End::Eof => {
-                outbox.finish(None);
-            }
-            End::Kick(refusal) => {
-                let kicked = Message::Kicked(pb::Kicked {
-                    code: refusal.code as i32,
-                    message: refusal.message.clone(),
-                    until_ms: refusal.until_ms,
-                });
-                self.peer
-                    .link
-                    .close_with(&Event::push(kicked), self.conn.ws_close_code());
-            }
-            End::Stopped(Stop::Overflowed) => self.shared.metrics.slow_consumers.inc(),
-            End::Stopped(Stop::Closing | Stop::Dead) => {}
-            End::Stopped(Stop::Failed(_)) => {
-                self.shared.metrics.write_errors.inc();
-                outbox.kill();
-            }
-            End::Failed(_) => outbox.kill(),
-        }
-        if let State::Authenticated(session) = &self.state {
-            self.shared.core.logout(&*self.peer, session);
-        }
-        self.shared.core.hub.disconnect(id);
-        self.shared.metrics.sessions.sub(1);
-        match end {
-            End::Eof => tracing::debug!(session = %id, %ip, "connection closed by client"),
-            End::Kick(refusal) => {
-                tracing::debug!(session = %id, %ip, code = ?refusal.code, reason = %refusal.message, "session closed")
-            }
-            End::Stopped(Stop::Failed(err)) => {
-                tracing::debug!(session = %id, %ip, %err, "writing failed")
-            }
-            End::Stopped(stop) => {
-                tracing::debug!(session = %id, %ip, ?stop, "session stopped")
-            }
-            End::Failed(err) => {
-                tracing::debug!(session = %id, %ip, %err, "connection failed")
-            }
-        }
     }
 }
 
