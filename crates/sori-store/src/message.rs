@@ -133,6 +133,13 @@ pub trait MessageStore: Send + Sync + 'static {
     /// exist.
     async fn reserve_seq(&self, room: RoomId, up_to: u64) -> Result<(), StoreError>;
 
+    /// The highest number the room may have handed out: the larger of its
+    /// `seq_reserved` and its highest stored seq. A cluster seeds a room's
+    /// lost counter from it, so no number is handed out twice.
+    ///
+    /// Fails with [`StoreError::NotFound`] if the room does not exist.
+    async fn seq_high_water(&self, room: RoomId) -> Result<u64, StoreError>;
+
     /// Gives back the reserved numbers above `last_used`, the last number
     /// the server handed out, at a clean shutdown (after the last batch is
     /// written): sets `seq_reserved` to `last_used`, but never below the

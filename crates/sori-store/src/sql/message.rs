@@ -62,6 +62,20 @@ macro_rules! message_store {
                     Self::reserve(&mut conn, room, up_to).await
                 }
 
+                async fn seq_high_water(&self, room: RoomId) -> Result<u64, StoreError> {
+                    let row: Option<(i64, i64)> = sqlx::query_as(
+                        "SELECT seq_reserved, \
+                         COALESCE((SELECT MAX(seq) FROM messages WHERE room_id = $1), 0) \
+                         FROM rooms WHERE id = $1",
+                    )
+                    .bind(room)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                    let (reserved, stored) = row.ok_or(StoreError::NotFound)?;
+                    Ok(u64::try_from(reserved.max(stored)).unwrap_or(0))
+                }
+
                 async fn release_seq(
                     &self,
                     room: RoomId,

@@ -16,6 +16,7 @@ store_tests!(
     whisper_to_a_missing_account_is_not_found,
     numbering_resumes_above_the_reservation_after_a_crash,
     bad_reservations_are_refused,
+    the_high_water_covers_reservations_and_history,
     a_batch_reserves_in_its_own_transaction,
     concurrent_reservations_keep_the_largest,
 );
@@ -408,6 +409,24 @@ async fn numbering_resumes_above_the_reservation_after_a_crash(db: TestDb) {
     let max = i64::MAX as u64;
     store.reserve_seq(room, max).await.unwrap();
     assert_eq!(numbering(&store, room).await, (104, max, max + 1));
+}
+
+async fn the_high_water_covers_reservations_and_history(db: TestDb) {
+    let store = db.open().await;
+    let alice = register(&store, "alice").await;
+    let room = create_room(&store, "rust").await;
+    assert_eq!(store.seq_high_water(room).await.unwrap(), 0);
+    store.reserve_seq(room, 100).await.unwrap();
+    assert_eq!(store.seq_high_water(room).await.unwrap(), 100);
+    // A message stored above the reservation (numbered by another node
+    // whose reservation this one has not read yet) counts too.
+    store
+        .append_messages(&[message(room, 250, &alice)])
+        .await
+        .unwrap();
+    assert_eq!(store.seq_high_water(room).await.unwrap(), 250);
+    let res = store.seq_high_water(room + 1000).await;
+    assert!(matches!(res, Err(StoreError::NotFound)), "{res:?}");
 }
 
 async fn bad_reservations_are_refused(db: TestDb) {
