@@ -9,17 +9,28 @@
 //! the room's stream, publish), and every node delivers what it receives to
 //! its own sessions in sequence order. Who numbers a room's messages is
 //! therefore always the bus, never the request code.
+//!
+//! A bus that numbers off this node says so ([`Bus::numbers_remotely`]):
+//! chat then awaits [`Bus::number`] (a boxed future, so the trait stays
+//! object-safe), and the bus hands every numbered message it receives,
+//! this node's own included, to [`Core::deliver`](crate::Core::deliver).
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+
+use std::net::IpAddr;
 
 use ipnet::IpNet;
+use sori_protocol::Message;
 use sori_protocol::pb::{self, UserInfo};
-use sori_store::AccountId;
+use sori_store::{AccountId, RoomId};
 use tokio::time::Instant;
 
 use crate::event::Event;
 use crate::ip_bans::canonical;
 use crate::metrics::{Metrics, Probe};
+use crate::node::Core;
 use crate::peer::Peer;
 use crate::room::{NeedReservation, Room, RoomState};
 use crate::session::SessionId;
@@ -41,6 +52,99 @@ pub struct Post<'a> {
     /// Messages the room keeps in memory besides those not yet on disk.
     pub tail_len: usize,
 }
+
+/// A future a bus returns: boxed, so [`Bus`] stays object-safe.
+pub type BusFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A room message for a bus that numbers it off this node.
+#[derive(Debug, Clone)]
+pub struct ToNumber {
+    /// The room's database id.
+    pub room_id: RoomId,
+    /// The sending session on this node.
+    pub from: SessionId,
+    /// The message, with `seq` 0 and `timestamp_ms` this node's clock.
+    pub msg: pb::ChatMessage,
+    /// The highest number this node's reservation allows.
+    pub ceiling: u64,
+    /// The room's last number delivered here: a counter below it went back
+    /// (Redis restored from an old snapshot) and must be seeded again.
+    pub floor: u64,
+    /// Where to start the room's counter if the bus lost it: what the store
+    /// records as handed out (`None` until the bus asked for it).
+    pub seed: Option<u64>,
+}
+
+/// The number and timestamp a bus gave a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Numbered {
+    /// The room's sequence number.
+    pub seq: u64,
+    /// The room's timestamp: never behind the room's previous one.
+    pub timestamp_ms: i64,
+}
+
+/// Why a bus did not number a message.
+#[derive(Debug, thiserror::Error)]
+pub enum NumberError {
+    /// The bus lost the room's counter, or it went back below `floor`: ask
+    /// again with a seed.
+    #[error("the room's counter is gone")]
+    NeedSeed,
+    /// The counter reached `ceiling`: reserve more, then ask again.
+    #[error("the room's numbers are used up to {last}")]
+    NeedReservation {
+        /// The counter now.
+        last: u64,
+    },
+    /// The bus cannot be reached; nothing was numbered or sent.
+    #[error("the bus is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A user online on this node, as a bus records it.
+#[derive(Debug, Clone)]
+pub struct Presence {
+    /// The session.
+    pub session: SessionId,
+    /// Its account.
+    pub account_id: AccountId,
+    /// The user as shown.
+    pub user: Arc<UserInfo>,
+}
+
+/// What one node's per-address and per-account limits saw, told to the
+/// other nodes, so those limits hold for the cluster as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitEvent {
+    /// A new connection from this address passed the new-connection rate.
+    Accepted(IpAddr),
+    /// A connection from this address opened.
+    Opened(IpAddr),
+    /// A connection from this address closed.
+    Closed(IpAddr),
+    /// A password check for `account` (normalised) from `ip` failed.
+    LoginFailed {
+        /// The normalised username.
+        account: String,
+        /// The client's address.
+        ip: IpAddr,
+    },
+    /// A password check for `account` from `ip` succeeded.
+    LoginSucceeded {
+        /// The normalised username.
+        account: String,
+        /// The client's address.
+        ip: IpAddr,
+    },
+    /// Every open connection per address on the sending node, sent now and
+    /// then so the counts heal (a missed delta, a node that died).
+    Snapshot(Vec<(IpAddr, u32)>),
+}
+
+/// Where a node applies what other nodes' limits saw: called with the
+/// sending node's id.
+pub type LimitSink = Arc<dyn Fn(&str, LimitEvent) + Send + Sync>;
 
 /// Where this node's sessions are: what a bus needs of the node's hub to
 /// deliver to the sessions it holds.
@@ -90,6 +194,85 @@ pub trait Bus: Send + Sync + 'static {
 
     /// Every user online, sorted by username.
     fn online_users(&self, here: &dyn Directory) -> Vec<UserInfo>;
+
+    /// Mutes `account`'s session wherever it is until `until_ms` (0:
+    /// unmute); false if it is not online.
+    fn mute(&self, here: &dyn Directory, account: AccountId, until_ms: i64) -> bool {
+        match here.session_of_account(account) {
+            Some(peer) => {
+                peer.set_muted_until(until_ms);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether room messages are numbered off this node: chat then awaits
+    /// [`Bus::number`] instead of calling [`Bus::publish`].
+    fn numbers_remotely(&self) -> bool {
+        false
+    }
+
+    /// Numbers a room message and publishes it to every node. Only called
+    /// when [`Bus::numbers_remotely`].
+    fn number(&self, msg: ToNumber) -> BusFuture<Result<Numbered, NumberError>> {
+        let _ = msg;
+        Box::pin(std::future::ready(Err(NumberError::Unavailable(
+            "this bus numbers room messages itself".to_owned(),
+        ))))
+    }
+
+    /// A user logged in here (the duplicate-login rule of this node already
+    /// applied). Returns at once.
+    fn logged_in(&self, who: &Presence) {
+        let _ = who;
+    }
+
+    /// A user logged out here (not replaced by a newer login here).
+    /// Returns at once.
+    fn logged_out(&self, who: &Presence) {
+        let _ = who;
+    }
+
+    /// A room's stored state (members, roles, topic, bans, invites) changed
+    /// here, or it was created or deleted: other nodes push `notices` to the
+    /// room's members online there (before the change, so a member who was
+    /// removed gets the notice of it as their last frame of the room), then
+    /// reload it. Returns at once.
+    fn room_changed(&self, room_id: RoomId, notices: &[Message]) {
+        let _ = (room_id, notices);
+    }
+
+    /// Starts serving `core` (a cluster bus subscribes, brings every room's
+    /// position in step and publishes who is online); the node accepts
+    /// clients once this completes.
+    fn start(&self, core: Weak<Core>) -> BusFuture<()> {
+        let _ = core;
+        Box::pin(std::future::ready(()))
+    }
+
+    /// Tells the other nodes what this node's limits saw. Returns at once;
+    /// a single node has nobody to tell.
+    fn limit_event(&self, event: LimitEvent) {
+        let _ = event;
+    }
+
+    /// Where to apply what other nodes' limits saw.
+    fn on_limit_events(&self, sink: LimitSink) {
+        let _ = sink;
+    }
+
+    /// Whether this node can serve (a cluster bus: while it reaches its
+    /// Redis); `Err` says why not. Edges report it (`/readyz`).
+    fn ready(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// After the node's last session ended: sends what is still queued
+    /// (presence leaving cleanly) and stops.
+    fn stop(&self) -> BusFuture<()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// The single node's bus: everything is delivered in this process.

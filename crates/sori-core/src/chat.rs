@@ -7,10 +7,11 @@ use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode};
 use sori_store::StoredMessage;
 
-use crate::bus::Post;
+use crate::bus::{NumberError, Post, ToNumber};
 use crate::checks::{check_muted, not_in_room};
 use crate::clock::now_ms;
-use crate::history::Pending;
+use crate::event::Event;
+use crate::history::{Pending, Persister};
 use crate::node::{Caller, Core};
 use crate::refusal::{Refusal, check_text};
 use crate::room::{NeedReservation, Room};
@@ -20,12 +21,13 @@ use crate::room::{NeedReservation, Room};
 pub enum ChatStep {
     /// Fanned out; the ack follows once it is on disk.
     Sent,
-    /// The room has no number left until the store reserves more: call
-    /// [`Core::chat_reserving`] (which waits for the store) with the same
-    /// text. The first message of each room after a start takes this path;
-    /// later ones do not, as reservations are extended in the background
-    /// well before they run out.
-    Reserve(String),
+    /// Not sent yet: call [`Core::chat_waiting`] with the same text, which
+    /// waits for what the message needs first. On one node that is a
+    /// reservation of numbers in the store (the first message of each room
+    /// after a start; later ones never wait, as reservations are extended
+    /// in the background well before they run out); in a cluster, every
+    /// message waits for the bus to number it.
+    Wait(String),
 }
 
 /// What [`Core::post`] did.
@@ -51,19 +53,22 @@ impl Core {
         let room = self.room(room_name)?;
         match self.post(caller, &room, text)? {
             Posted::Sent => Ok(ChatStep::Sent),
-            Posted::Reserve(text, _) => Ok(ChatStep::Reserve(text)),
+            Posted::Reserve(text, _) => Ok(ChatStep::Wait(text)),
         }
     }
 
-    /// Chat in a room whose numbers ran out: reserves more in the store,
-    /// then posts.
-    pub async fn chat_reserving(
+    /// Chat in a room after [`ChatStep::Wait`]: reserves numbers in the
+    /// store, or has the cluster's bus number the message, then posts.
+    pub async fn chat_waiting(
         &self,
         caller: &Caller<'_>,
         room_name: &str,
         mut text: String,
     ) -> Result<(), Refusal> {
         let room = self.room(room_name)?;
+        if self.bus.numbers_remotely() {
+            return self.post_numbered_remotely(caller, &room, text).await;
+        }
         // A few tries: others may use up a fresh reservation meanwhile.
         for _ in 0..4 {
             match self.post(caller, &room, text)? {
@@ -96,6 +101,9 @@ impl Core {
         if state.role_of(caller.account_id, room.is_lobby()).is_none() {
             return Err(not_in_room(room));
         }
+        if self.bus.numbers_remotely() {
+            return Ok(Posted::Reserve(text, NeedReservation { up_to: 0 }));
+        }
         if state.next_number_would_wait() {
             let need = NeedReservation {
                 up_to: state.last_seq() + crate::room::SEQ_BLOCK,
@@ -126,30 +134,9 @@ impl Core {
         }
         match &self.persister {
             Some(persister) => {
-                let from = msg.from.unwrap_or_default();
-                let stored = StoredMessage {
-                    room_id: room.id,
-                    seq: msg.seq,
-                    timestamp_ms: msg.timestamp_ms,
-                    sender_id: caller.account_id,
-                    sender_username: from.username,
-                    sender_display_name: from.display_name,
-                    text: msg.text,
-                };
                 // Submitted under the room's lock, so each room's messages
                 // reach the disk in sequence order.
-                let submitted = persister.submit(Pending {
-                    room: room.clone(),
-                    message: stored,
-                    sender: caller.peer.clone(),
-                    request_id: caller.request_id,
-                });
-                if !submitted {
-                    return Err(Refusal::new(
-                        ErrorCode::ShuttingDown,
-                        "the server is shutting down",
-                    ));
-                }
+                submit(persister, caller, room, msg)?;
             }
             None => {
                 state.mark_all_durable(tail_len);
@@ -161,6 +148,114 @@ impl Core {
             }
         }
         Ok(Posted::Sent)
+    }
+
+    /// Posts through a bus that numbers off this node: checks under the
+    /// room's lock, awaits the number (reserving numbers in the store, or
+    /// seeding a counter the bus lost, when it asks), then stores the
+    /// message. The bus delivers it here as to every node, in the room's
+    /// order; the ack waits for both.
+    async fn post_numbered_remotely(
+        &self,
+        caller: &Caller<'_>,
+        room: &Arc<Room>,
+        text: String,
+    ) -> Result<(), Refusal> {
+        let mut seed = None;
+        for _ in 0..4 {
+            let (ceiling, floor) = {
+                let state = room.lock();
+                if state.deleted {
+                    return Err(Refusal::new(
+                        ErrorCode::NoSuchRoom,
+                        format!("no room named {:?}", room.name),
+                    ));
+                }
+                if state.role_of(caller.account_id, room.is_lobby()).is_none() {
+                    return Err(not_in_room(room));
+                }
+                (state.reserved(), state.last_seq())
+            };
+            let msg = pb::ChatMessage {
+                room: room.name.clone(),
+                seq: 0,
+                timestamp_ms: now_ms(),
+                from: Some(caller.user.clone()),
+                text: text.clone(),
+            };
+            let asked = ToNumber {
+                room_id: room.id,
+                from: caller.peer.id,
+                msg,
+                ceiling,
+                floor,
+                seed,
+            };
+            match self.bus.number(asked).await {
+                Ok(numbered) => {
+                    self.metrics.messages.inc();
+                    let mut state = room.lock();
+                    if let Some(up_to) = state.reservation_due_at(numbered.seq) {
+                        state.reserving = true;
+                        self.extend_reservation(room.clone(), up_to);
+                    }
+                    drop(state);
+                    let msg = pb::ChatMessage {
+                        room: room.name.clone(),
+                        seq: numbered.seq,
+                        timestamp_ms: numbered.timestamp_ms,
+                        from: Some(caller.user.clone()),
+                        text,
+                    };
+                    return self.after_numbering(caller, room, msg);
+                }
+                Err(NumberError::NeedSeed) => {
+                    seed = Some(self.store.seq_high_water(room.id).await?);
+                }
+                Err(NumberError::NeedReservation { last }) => {
+                    let up_to = last + crate::room::SEQ_BLOCK;
+                    self.store.reserve_seq(room.id, up_to).await?;
+                    room.lock().reserved_up_to(up_to);
+                }
+                Err(NumberError::Unavailable(why)) => {
+                    tracing::warn!(room = %room.name, %why, "a room message was refused: the bus is away");
+                    return Err(Refusal::new(
+                        ErrorCode::Unavailable,
+                        "the chat's cluster link is down; the message was not acknowledged; try again shortly",
+                    ));
+                }
+            }
+        }
+        Err(Refusal::new(
+            ErrorCode::Internal,
+            "the message could not be numbered; try again",
+        ))
+    }
+
+    /// Stores a message numbered by a bus off this node; its ack follows
+    /// once it is both on disk and delivered here.
+    fn after_numbering(
+        &self,
+        caller: &Caller<'_>,
+        room: &Arc<Room>,
+        msg: pb::ChatMessage,
+    ) -> Result<(), Refusal> {
+        match &self.persister {
+            Some(persister) => submit(persister, caller, room, msg),
+            None => {
+                let ack = Event::new(
+                    caller.request_id,
+                    Message::ChatAck(pb::ChatAck {
+                        room: msg.room,
+                        seq: msg.seq,
+                        timestamp_ms: msg.timestamp_ms,
+                    }),
+                );
+                room.lock()
+                    .ack_when_delivered(msg.seq, caller.peer.clone(), ack);
+                Ok(())
+            }
+        }
     }
 
     /// Writes a longer reservation for `room` in the background, well
@@ -178,5 +273,39 @@ impl Core {
                 }
             }
         });
+    }
+}
+
+/// Hands a numbered message to the persister; its sender's ack follows
+/// once it is on disk.
+fn submit(
+    persister: &Persister,
+    caller: &Caller<'_>,
+    room: &Arc<Room>,
+    msg: pb::ChatMessage,
+) -> Result<(), Refusal> {
+    let from = msg.from.unwrap_or_default();
+    let stored = StoredMessage {
+        room_id: room.id,
+        seq: msg.seq,
+        timestamp_ms: msg.timestamp_ms,
+        sender_id: caller.account_id,
+        sender_username: from.username,
+        sender_display_name: from.display_name,
+        text: msg.text,
+    };
+    let submitted = persister.submit(Pending {
+        room: room.clone(),
+        message: stored,
+        sender: caller.peer.clone(),
+        request_id: caller.request_id,
+    });
+    if submitted {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            ErrorCode::ShuttingDown,
+            "the server is shutting down",
+        ))
     }
 }

@@ -40,13 +40,17 @@ pub(crate) struct Persister {
 
 impl Persister {
     /// Starts the persister task.
+    /// With `ordered_acks` (a bus that numbers off this node), an ack also
+    /// waits until its message was delivered here, so it never overtakes a
+    /// lower number.
     pub(crate) fn start(
         store: Arc<dyn MessageStore>,
         tail_len: usize,
         metrics: Arc<Metrics>,
+        ordered_acks: bool,
     ) -> (Persister, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(store, rx, tail_len, metrics));
+        let task = tokio::spawn(run(store, rx, tail_len, metrics, ordered_acks));
         (
             Persister {
                 tx: Mutex::new(Some(tx)),
@@ -75,6 +79,7 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<Pending>,
     tail_len: usize,
     metrics: Arc<Metrics>,
+    ordered_acks: bool,
 ) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     let mut rows: Vec<StoredMessage> = Vec::with_capacity(MAX_BATCH);
@@ -98,7 +103,12 @@ async fn run(
                         seq: row.seq,
                         timestamp_ms: row.timestamp_ms,
                     });
-                    sender.push(&Event::new(request_id, ack));
+                    let ack = Event::new(request_id, ack);
+                    if ordered_acks {
+                        room.lock().ack_when_delivered(row.seq, sender, ack);
+                    } else {
+                        sender.push(&ack);
+                    }
                 }
             }
             Err(err) => {

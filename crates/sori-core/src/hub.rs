@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode, UserInfo};
-use sori_store::{AccountId, StoredRoom};
+use sori_store::{AccountId, RoomId, StoredRoom};
 
-use crate::bus::{Bus, Directory};
+use crate::bus::{Bus, Directory, Presence};
 use crate::config::DuplicateLogin;
 use crate::event::Event;
 use crate::peer::{Link, Peer};
@@ -32,6 +32,9 @@ pub struct Hub {
     memberships: Mutex<HashMap<AccountId, Vec<Arc<Room>>>>,
     /// Every room by normalized name; the lobby is under "".
     rooms: RwLock<HashMap<String, Arc<Room>>>,
+    /// The same rooms by database id, for messages a bus delivers. Written
+    /// under `rooms`' write lock.
+    by_id: RwLock<HashMap<RoomId, Arc<Room>>>,
     lobby: Arc<Room>,
     duplicate_login: DuplicateLogin,
     /// Presence notices go out only while at most this many are online.
@@ -70,11 +73,13 @@ impl Hub {
             }
             by_name.insert(room_key(&room.name), room);
         }
+        let by_id = by_name.values().map(|r| (r.id, r.clone())).collect();
         Hub {
             registry: Mutex::new(Registry::default()),
             users: Mutex::new(HashMap::new()),
             memberships: Mutex::new(memberships),
             rooms: RwLock::new(by_name),
+            by_id: RwLock::new(by_id),
             lobby,
             duplicate_login,
             presence_limit,
@@ -143,6 +148,11 @@ impl Hub {
                 user: user.clone(),
             },
         );
+        bus.logged_in(&Presence {
+            session: peer.id,
+            account_id,
+            user: user.clone(),
+        });
         let rooms = self.rooms_of(account_id);
         let mut infos = Vec::with_capacity(rooms.len() + 1);
         {
@@ -201,6 +211,11 @@ impl Hub {
         if users.get(&key).is_some_and(|online| online.peer.id == id) {
             // Invariant: the entry was just seen.
             let online = users.remove(&key).expect("entry present");
+            bus.logged_out(&Presence {
+                session: id,
+                account_id,
+                user: online.user.clone(),
+            });
             if lobby.n_online() < self.presence_limit {
                 let left = Message::UserLeft(pb::UserLeft {
                     user: Some(Arc::unwrap_or_clone(online.user)),
@@ -221,6 +236,11 @@ impl Hub {
             .values()
             .find(|online| online.account_id == account)
             .cloned()
+    }
+
+    /// Every logged-in session here.
+    pub fn logged_in(&self) -> Vec<Online> {
+        lock(&self.users).values().cloned().collect()
     }
 
     /// Every logged-in user, sorted by username.
@@ -264,6 +284,48 @@ impl Hub {
         read(&self.rooms).len()
     }
 
+    /// The room with this database id.
+    pub(crate) fn room_by_id(&self, id: RoomId) -> Option<Arc<Room>> {
+        read(&self.by_id).get(&id).cloned()
+    }
+
+    /// Takes the stored state of a room another node changed, or adds a
+    /// room another node created; the sessions of new members logged in
+    /// here start receiving it.
+    pub(crate) fn refresh_room(&self, fresh: Room) {
+        let existing = self.room_by_id(fresh.id);
+        let room = match existing {
+            Some(room) => room,
+            None => {
+                let room = Arc::new(fresh);
+                if !self.add_room(room.clone()) {
+                    return;
+                }
+                let members: Vec<AccountId> = room.lock().members.keys().copied().collect();
+                for account in members {
+                    self.add_membership(account, &room);
+                    self.attach_online(account, &room);
+                }
+                return;
+            }
+        };
+        let (joined, left) = room.lock().take_stored(fresh.into_state());
+        for account in left {
+            self.remove_membership(account, &room);
+        }
+        for account in joined {
+            self.add_membership(account, &room);
+            self.attach_online(account, &room);
+        }
+    }
+
+    /// Starts pushing `room` to `account`'s session here, if it is online.
+    fn attach_online(&self, account: AccountId, room: &Arc<Room>) {
+        if let Some(online) = self.online_account(account) {
+            room.lock().attach(online.peer, account);
+        }
+    }
+
     /// Takes a deleted room out of the room table and every membership.
     pub(crate) fn remove_room(&self, room: &Room) {
         let mut memberships = lock(&self.memberships);
@@ -278,6 +340,7 @@ impl Hub {
         {
             rooms.remove(&room_key(&room.name));
         }
+        write(&self.by_id).remove(&room.id);
     }
 
     /// Adds a newly stored room. False if the name is taken in memory.
@@ -287,6 +350,7 @@ impl Hub {
         if rooms.contains_key(&key) {
             return false;
         }
+        write(&self.by_id).insert(room.id, room.clone());
         rooms.insert(key, room);
         true
     }

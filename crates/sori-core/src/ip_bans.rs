@@ -42,6 +42,12 @@ impl IpBans {
             .map(|(_, sanction)| sanction.clone())
     }
 
+    /// Takes the bans of `fresh` (reloaded from the store).
+    pub(crate) fn replace_with(&self, fresh: IpBans) {
+        let fresh = fresh.bans.into_inner().unwrap_or_else(|p| p.into_inner());
+        *self.bans.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+    }
+
     pub(crate) fn put(&self, net: IpNet, sanction: Sanction) {
         let mut bans = self.bans.write().unwrap_or_else(|p| p.into_inner());
         bans.retain(|(n, _)| *n != net);

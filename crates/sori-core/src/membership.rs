@@ -54,6 +54,8 @@ impl Core {
         let joined = room_joined(&room, &state, Role::Owner, Vec::new(), false, false);
         caller.answer(joined);
         state.attach(caller.peer.clone(), caller.account_id);
+        drop(state);
+        self.bus.room_changed(room.id, &[]);
         tracing::debug!(room = %room.name, owner = %caller.user.username, "room created");
         Ok(())
     }
@@ -62,6 +64,11 @@ impl Core {
     pub async fn join(&self, caller: &Caller<'_>, req: pb::JoinRoom) -> Result<(), Refusal> {
         let shared = self;
         let room = self.room(&req.name)?;
+        let _admin = if room.is_lobby() {
+            None
+        } else {
+            Some(room.admin().await)
+        };
         let account = caller.account_id;
         let at_limit =
             shared.hub.n_memberships(account) >= shared.settings.rooms.max_rooms_per_user;
@@ -122,6 +129,8 @@ impl Core {
                 user: Some(caller.user.clone()),
                 role: RoomRole::Member as i32,
             });
+            self.bus
+                .room_changed(room.id, std::slice::from_ref(&joined));
             room.lock().notify(joined, Some(caller.peer.id));
         }
         // A resume names the room it saw: a room deleted and created again under
@@ -161,7 +170,11 @@ impl Core {
                 } else {
                     shared.store.messages_before(room.id, u64::MAX, limit).await
                 };
-                res?
+                let mut stored = res?;
+                // Numbers a bus gave out after this node's position (a
+                // cluster) are delivered live after RoomJoined, not here.
+                stored.retain(|m| m.seq <= last);
+                stored
             } else {
                 Vec::new()
             };
@@ -225,19 +238,20 @@ impl Core {
     /// joined first; a room whose last member leaves stays, ownerless.
     pub async fn leave(&self, caller: &Caller<'_>, name: &str) -> Result<(), Refusal> {
         let room = self.room(name)?;
+        let _admin = room.admin().await;
         if room.is_lobby() {
             return Err(lobby_is_special());
         }
+        let mut notices = Vec::new();
         let heir = {
             let mut state = room.lock();
             let Some(member) = state.members.remove(&caller.account_id) else {
                 return Err(not_in_room(&room));
             };
             state.detach_account(caller.account_id);
-            state.notify(
-                member_left(&room, caller.user.clone(), LeaveReason::Left, None, ""),
-                None,
-            );
+            let left = member_left(&room, caller.user.clone(), LeaveReason::Left, None, "");
+            notices.push(left.clone());
+            state.notify(left, None);
             if member.role == Role::Owner {
                 let heir = state.heir();
                 state.owner = heir;
@@ -264,11 +278,13 @@ impl Core {
                     role: RoomRole::Owner as i32,
                     by: None,
                 });
+                notices.push(changed.clone());
                 state.notify(changed, None);
             }
         } else if heir == Some(None) {
             self.store.set_owner(room.id, None).await?;
         }
+        self.bus.room_changed(room.id, &notices);
         caller.answer(Message::Ok(pb::Ok {}));
         Ok(())
     }
@@ -277,6 +293,7 @@ impl Core {
     /// and its name is free for a new room with a new id.
     pub async fn delete_room(&self, caller: &Caller<'_>, name: &str) -> Result<(), Refusal> {
         let room = self.room(name)?;
+        let _admin = room.admin().await;
         if room.is_lobby() {
             return Err(lobby_is_special());
         }
@@ -285,16 +302,16 @@ impl Core {
         }
         self.store.delete_room(room.id).await?;
         self.hub.remove_room(&room);
+        let deleted = Message::RoomDeleted(pb::RoomDeleted {
+            room: room.name.clone(),
+            room_id: room_id(&room),
+            by: Some(caller.user.clone()),
+        });
+        self.bus
+            .room_changed(room.id, std::slice::from_ref(&deleted));
         let mut state = room.lock();
         state.deleted = true;
-        state.notify(
-            Message::RoomDeleted(pb::RoomDeleted {
-                room: room.name.clone(),
-                room_id: room_id(&room),
-                by: Some(caller.user.clone()),
-            }),
-            None,
-        );
+        state.notify(deleted, None);
         state.detach_all();
         tracing::info!(room = %room.name, by = %caller.user.username, "room deleted");
         drop(state);

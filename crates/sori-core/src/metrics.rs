@@ -72,6 +72,11 @@ pub struct Metrics {
     pub fanout_total_ns: Counter,
     /// Frames refused by a session's rate limits.
     pub rate_limited: Counter,
+    /// Room messages a cluster node filled from the bus's log or the store
+    /// after it saw a gap in a room's numbers.
+    pub gaps_filled: Counter,
+    /// A cluster node: 1 while connected to its bus (Redis), else 0.
+    pub bus_up: Counter,
 }
 
 /// Times one broadcast's fan-out: created when the message is read, told
@@ -108,7 +113,19 @@ impl Probe {
 impl Metrics {
     /// The counters in the Prometheus text exposition format.
     pub fn prometheus(&self) -> String {
-        let counters: [(&str, &str, &str, &Counter); 18] = [
+        let counters: [(&str, &str, &str, &Counter); 20] = [
+            (
+                "sori_gaps_filled_total",
+                "counter",
+                "Room messages filled after a gap in a room's numbers (cluster).",
+                &self.gaps_filled,
+            ),
+            (
+                "sori_bus_up",
+                "gauge",
+                "1 while connected to the cluster's bus (Redis).",
+                &self.bus_up,
+            ),
             (
                 "sori_accepts_total",
                 "counter",

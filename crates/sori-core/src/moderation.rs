@@ -162,11 +162,8 @@ impl Core {
         let account = self.target_account(username).await?;
         let sanction = sanction(by, duration_secs, reason);
         self.store.put_mute(account, sanction.clone()).await?;
-        if let Some(online) = self.hub.online_account(account) {
-            online
-                .peer
-                .set_muted_until(sanction.until_ms.unwrap_or(i64::MAX));
-        }
+        let until = sanction.until_ms.unwrap_or(i64::MAX);
+        self.bus.mute(&self.hub, account, until);
         Ok(())
     }
 
@@ -181,9 +178,7 @@ impl Core {
     pub async fn admin_unmute(&self, username: &str) -> Result<(), Refusal> {
         let account = self.target_account(username).await?;
         self.store.remove_mute(account).await?;
-        if let Some(online) = self.hub.online_account(account) {
-            online.peer.set_muted_until(0);
-        }
+        self.bus.mute(&self.hub, account, 0);
         Ok(())
     }
 }

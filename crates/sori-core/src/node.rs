@@ -132,8 +132,12 @@ impl Core {
         let (lobby, rooms) = load_rooms(store.as_ref()).await?;
         let ip_bans = IpBans::load(store.as_ref()).await?;
         let (persister, task) = if settings.history {
-            let (persister, task) =
-                Persister::start(store.clone(), settings.rooms.tail_len, metrics.clone());
+            let (persister, task) = Persister::start(
+                store.clone(),
+                settings.rooms.tail_len,
+                metrics.clone(),
+                bus.numbers_remotely(),
+            );
             (Some(persister), Some(task))
         } else {
             (None, None)
@@ -181,6 +185,11 @@ impl Core {
             // out is never given again.
             return;
         }
+        if self.bus.numbers_remotely() {
+            // Other nodes may have handed out numbers above this node's
+            // last: a reservation is never given back in a cluster.
+            return;
+        }
         for room in self.hub.all_rooms() {
             let (last, reserved) = {
                 let state = room.lock();
@@ -222,14 +231,27 @@ async fn load_rooms(store: &dyn Store) -> Result<(StoredRoom, Vec<StoredRoom>), 
     let lobby = match rooms.iter().position(|room| room.name.is_empty()) {
         Some(pos) => rooms.swap_remove(pos),
         None => {
-            store
+            let created = store
                 .create_room(NewRoom {
                     name: String::new(),
                     topic: String::new(),
                     invite_only: false,
                     owner: None,
                 })
-                .await?
+                .await;
+            match created {
+                Ok(lobby) => lobby,
+                // Another node sharing the database created it meanwhile.
+                Err(StoreError::RoomNameTaken) => {
+                    rooms = store.load_rooms().await?;
+                    let pos = rooms
+                        .iter()
+                        .position(|room| room.name.is_empty())
+                        .ok_or(StoreError::NotFound)?;
+                    rooms.swap_remove(pos)
+                }
+                Err(err) => return Err(err),
+            }
         }
     };
     Ok((lobby, rooms))

@@ -42,6 +42,11 @@ pub struct Room {
     /// The name as created; "" for the lobby.
     pub name: String,
     state: Mutex<RoomState>,
+    /// Held across a change of the room's stored state (the memory and the
+    /// store write), and across a reload of it another node asked for: a
+    /// reload never reads the store in the middle of a change here and then
+    /// undoes it.
+    admin: tokio::sync::Mutex<()>,
 }
 
 /// A stored member of a room.
@@ -87,6 +92,9 @@ pub struct RoomState {
     /// Highest sequence number known to be on disk (or, with history off,
     /// as durable as it will get).
     durable_seq: u64,
+    /// ChatAcks waiting for their message to be delivered here (a bus that
+    /// numbers off this node): an ack never overtakes a lower number.
+    held_acks: Vec<(u64, Arc<Peer>, Event)>,
 }
 
 /// Why a number could not be handed out.
@@ -138,8 +146,23 @@ impl Room {
                 index: HashMap::new(),
                 tail: VecDeque::new(),
                 durable_seq: stored.last_seq.max(stored.seq_reserved),
+                held_acks: Vec::new(),
             }),
+            admin: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Waits for other changes of the room's stored state to finish; hold
+    /// the guard across one.
+    pub(crate) async fn admin(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.admin.lock().await
+    }
+
+    /// The room's state, taken out of a room that was never shared.
+    pub(crate) fn into_state(self) -> RoomState {
+        self.state
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The lobby is the room named "".
@@ -233,6 +256,35 @@ impl RoomState {
         self.online.iter().any(|m| m.account_id == account)
     }
 
+    /// Takes the stored state (topic, members, roles, bans, invites) of
+    /// `fresh`, as reloaded after another node changed it; the sessions
+    /// online, the position and the tail stay. Returns the accounts that
+    /// joined and those that left.
+    pub(crate) fn take_stored(&mut self, fresh: RoomState) -> (Vec<AccountId>, Vec<AccountId>) {
+        let joined = fresh
+            .members
+            .keys()
+            .filter(|id| !self.members.contains_key(id))
+            .copied()
+            .collect();
+        let left: Vec<AccountId> = self
+            .members
+            .keys()
+            .filter(|id| !fresh.members.contains_key(id))
+            .copied()
+            .collect();
+        self.topic = fresh.topic;
+        self.invite_only = fresh.invite_only;
+        self.owner = fresh.owner;
+        self.members = fresh.members;
+        self.bans = fresh.bans;
+        self.invites = fresh.invites;
+        for account in &left {
+            self.detach_account(*account);
+        }
+        (joined, left)
+    }
+
     /// Stops pushing to anyone (the room was deleted).
     pub(crate) fn detach_all(&mut self) {
         self.online.clear();
@@ -304,6 +356,13 @@ impl RoomState {
             .then_some(self.seq + SEQ_BLOCK)
     }
 
+    /// As [`RoomState::reservation_due`], for a counter kept off this node
+    /// that stands at `seq`.
+    pub(crate) fn reservation_due_at(&self, seq: u64) -> Option<u64> {
+        (!self.reserving && self.reserved.saturating_sub(seq) < SEQ_BLOCK / 2)
+            .then_some(seq + SEQ_BLOCK)
+    }
+
     /// Highest number the store has reserved.
     pub(crate) fn reserved(&self) -> u64 {
         self.reserved
@@ -343,6 +402,62 @@ impl RoomState {
             // Built as a ChatMessage just above.
             _ => unreachable!("the event is a ChatMessage"),
         }
+    }
+
+    /// Takes a message a bus numbered (off this node) as the room's next
+    /// and fans it out to everyone online here but `from`; every number
+    /// below it counts as seen. Releases the acks it was holding back.
+    pub(crate) fn accept_numbered(
+        &mut self,
+        msg: pb::ChatMessage,
+        from: Option<SessionId>,
+        probe: impl FnOnce(usize) -> Option<Arc<Probe>>,
+        tail_len: usize,
+    ) {
+        self.seq = msg.seq;
+        self.last_ts = self.last_ts.max(msg.timestamp_ms);
+        let seq = msg.seq;
+        // No local sender means another node stores it.
+        let remote = from.is_none();
+        // A session id no session has: every online member receives it.
+        let from = from.unwrap_or(SessionId::NONE);
+        self.fan_out(msg, from, probe, tail_len);
+        if remote {
+            self.durable_seq = self.durable_seq.max(seq);
+        }
+        self.release_acks();
+    }
+
+    /// Moves the room's position to `seq` (a bus's counter), without a
+    /// message: numbers skipped are never delivered here.
+    pub(crate) fn set_position(&mut self, seq: u64) {
+        self.seq = seq;
+        self.durable_seq = self.durable_seq.min(seq);
+        self.release_acks();
+    }
+
+    /// Sends `ack` to `peer` once message `seq` has been delivered here, so
+    /// an ack never arrives before a message with a lower number.
+    pub(crate) fn ack_when_delivered(&mut self, seq: u64, peer: Arc<Peer>, ack: Event) {
+        if self.seq >= seq {
+            peer.push(&ack);
+        } else {
+            self.held_acks.push((seq, peer, ack));
+        }
+    }
+
+    fn release_acks(&mut self) {
+        if self.held_acks.is_empty() {
+            return;
+        }
+        let seq = self.seq;
+        self.held_acks.retain(|(at, peer, ack)| {
+            let due = *at <= seq;
+            if due {
+                peer.push(ack);
+            }
+            !due
+        });
     }
 
     /// Records that every message up to `seq` is on disk.

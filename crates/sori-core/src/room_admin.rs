@@ -15,6 +15,7 @@ impl Core {
     pub async fn set_topic(&self, caller: &Caller<'_>, req: pb::SetTopic) -> Result<(), Refusal> {
         let shared = self;
         let room = self.room(&req.room)?;
+        let _admin = room.admin().await;
         validate_topic(&req.topic, shared.settings.rooms.max_topic_chars)?;
         self.require_role(caller, &room, Role::Operator)?;
         shared.store.set_topic(room.id, &req.topic).await?;
@@ -24,6 +25,8 @@ impl Core {
             room: Some(room.info(&state)),
             by: Some(caller.user.clone()),
         });
+        self.bus
+            .room_changed(room.id, std::slice::from_ref(&updated));
         state.notify(updated, None);
         caller.answer(Message::Ok(pb::Ok {}));
         Ok(())
@@ -33,10 +36,12 @@ impl Core {
     pub async fn invite(&self, caller: &Caller<'_>, req: pb::Invite) -> Result<(), Refusal> {
         let shared = self;
         let room = self.room(&req.room)?;
+        let _admin = room.admin().await;
         self.require_role(caller, &room, Role::Operator)?;
         let target = self.target_account(&req.username).await?;
         shared.store.put_invite(room.id, target).await?;
         room.lock().invites.insert(target);
+        self.bus.room_changed(room.id, &[]);
         let invited = Message::Invited(pb::Invited {
             room: room.name.clone(),
             by: Some(caller.user.clone()),
@@ -59,6 +64,7 @@ impl Core {
     ) -> Result<(), Refusal> {
         let shared = self;
         let room = self.room(room_name)?;
+        let _admin = room.admin().await;
         if room.is_lobby() {
             return Err(lobby_is_special());
         }
@@ -110,6 +116,7 @@ impl Core {
                     // To everyone online, the removed member included: it is the
                     // last frame of this room they get.
                     let left = member_left(&room, user, why, Some(caller.user.clone()), reason);
+                    self.bus.room_changed(room.id, std::slice::from_ref(&left));
                     state.notify(left, None);
                     state.detach_account(target);
                     true
@@ -119,6 +126,8 @@ impl Core {
         };
         if removed {
             shared.hub.remove_membership(target, &room);
+        } else {
+            self.bus.room_changed(room.id, &[]);
         }
         caller.answer(Message::Ok(pb::Ok {}));
         Ok(())
@@ -128,10 +137,12 @@ impl Core {
     pub async fn unban(&self, caller: &Caller<'_>, req: pb::UnbanMember) -> Result<(), Refusal> {
         let shared = self;
         let room = self.room(&req.room)?;
+        let _admin = room.admin().await;
         self.require_role(caller, &room, Role::Operator)?;
         let target = self.target_account(&req.username).await?;
         shared.store.remove_ban(room.id, target).await?;
         room.lock().bans.remove(&target);
+        self.bus.room_changed(room.id, &[]);
         caller.answer(Message::Ok(pb::Ok {}));
         Ok(())
     }
@@ -140,6 +151,7 @@ impl Core {
     pub async fn set_role(&self, caller: &Caller<'_>, req: pb::SetRole) -> Result<(), Refusal> {
         let shared = self;
         let room = self.room(&req.room)?;
+        let _admin = room.admin().await;
         let role = match req.role() {
             RoomRole::Member => Role::Member,
             RoomRole::Operator => Role::Operator,
@@ -183,6 +195,8 @@ impl Core {
                 role: wire_role(role) as i32,
                 by: Some(caller.user.clone()),
             });
+            self.bus
+                .room_changed(room.id, std::slice::from_ref(&changed));
             state.notify(changed, None);
         }
         caller.answer(Message::Ok(pb::Ok {}));

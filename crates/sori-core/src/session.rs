@@ -13,6 +13,14 @@ use std::fmt;
 pub struct SessionId(u64);
 
 impl SessionId {
+    /// An id no session ever has (its slot would be the 2^32-th).
+    pub const NONE: SessionId = SessionId(u64::MAX);
+
+    /// The id of a wire value (as sent by [`SessionId::to_u64`]).
+    pub fn from_u64(id: u64) -> Self {
+        SessionId(id)
+    }
+
     /// Builds an id from its parts.
     pub fn new(slot: u32, generation: u32) -> Self {
         SessionId((u64::from(generation) << 32) | u64::from(slot))

@@ -204,6 +204,9 @@ impl MessageStore for GatedStore {
     async fn release_seq(&self, room: RoomId, last_used: u64) -> Result<(), StoreError> {
         self.inner.release_seq(room, last_used).await
     }
+    async fn seq_high_water(&self, room: RoomId) -> Result<u64, StoreError> {
+        self.inner.seq_high_water(room).await
+    }
     async fn messages_after(
         &self,
         room: RoomId,

@@ -149,7 +149,7 @@ impl Harness {
         let caller = user.caller(request_id);
         match self.core.chat(&caller, room, text.into())? {
             ChatStep::Sent => {}
-            ChatStep::Reserve(text) => self.core.chat_reserving(&caller, room, text).await?,
+            ChatStep::Wait(text) => self.core.chat_waiting(&caller, room, text).await?,
         }
         Ok(request_id)
     }

@@ -208,14 +208,14 @@ async fn a_fresh_room_reserves_numbers_before_its_first_message() {
 
     // Nothing is reserved yet: the edge is told to reserve, nothing is sent.
     let step = h.core.chat(&alice.caller(1), "rust", "first".into());
-    let Ok(ChatStep::Reserve(text)) = step else {
+    let Ok(ChatStep::Wait(text)) = step else {
         panic!("expected Reserve, got {step:?}");
     };
     assert_eq!(text, "first", "the text comes back");
     assert_eq!(room.lock().last_seq(), 0, "no number was used");
 
     h.core
-        .chat_reserving(&alice.caller(1), "rust", text)
+        .chat_waiting(&alice.caller(1), "rust", text)
         .await
         .expect("chat");
     assert_eq!(alice.ack(1).await.seq, 1);
@@ -230,7 +230,7 @@ async fn a_fresh_room_reserves_numbers_before_its_first_message() {
 }
 
 #[tokio::test]
-async fn a_used_up_reservation_is_extended_through_chat_reserving() {
+async fn a_used_up_reservation_is_extended_through_chat_waiting() {
     let h = Harness::with(|s| s.history = false).await;
     let alice = h.user("alice").await;
     let bob = h.user("bob").await;
@@ -245,11 +245,11 @@ async fn a_used_up_reservation_is_extended_through_chat_reserving() {
         assert!(matches!(step, Ok(ChatStep::Sent)), "{n}: {step:?}");
     }
     let step = h.core.chat(&alice.caller(2), "rust", "over".into());
-    let Ok(ChatStep::Reserve(text)) = step else {
+    let Ok(ChatStep::Wait(text)) = step else {
         panic!("expected Reserve once the block is used up, got {step:?}");
     };
     h.core
-        .chat_reserving(&alice.caller(2), "rust", text)
+        .chat_waiting(&alice.caller(2), "rust", text)
         .await
         .expect("chat");
     let Some(Message::ChatAck(ack)) = alice.rec().answer(2) else {
