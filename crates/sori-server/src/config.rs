@@ -175,6 +175,57 @@ pub struct Config {
     /// ListUsers instead.
     #[arg(long, value_name = "N", help_heading = "Chat")]
     pub presence_limit: usize,
+    /// Several nodes as one chat over Redis (the `[cluster]` table).
+    #[command(flatten, next_help_heading = "Cluster")]
+    pub cluster: ClusterTable,
+}
+
+/// The `[cluster]` table: run this node as one of several over Redis (and a
+/// shared PostgreSQL `database`). See docs/deploy.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterTable {
+    /// Redis URL, e.g. redis://:password@10.0.0.7:6379/0, or rediss:// for
+    /// TLS [default: none].
+    ///
+    /// Unset, the server is a single node. Set, the node numbers room messages, fans out, and keeps presence
+    /// through this Redis; `database` must then be the PostgreSQL every
+    /// node shares.
+    #[arg(long = "redis", value_name = "URL")]
+    pub redis: std::option::Option<String>,
+    /// This node's name, unique in the cluster: letters, digits, '-', '_',
+    /// '.' [default: none].
+    ///
+    /// Empty, the node is named after the host and the listen port
+    /// (`myhost-5252`).
+    #[arg(long, value_name = "NAME")]
+    pub node_id: String,
+    /// How long a node's users stay listed after it stops refreshing them
+    /// (it died) [default: 30s].
+    #[serde(with = "humantime_serde")]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub presence_ttl: Duration,
+    /// Messages each room's log keeps in Redis for filling gaps [default:
+    /// 10000].
+    #[arg(long, value_name = "N")]
+    pub room_log_len: u64,
+    /// How often every room's counter in Redis is compared with what this
+    /// node delivered [default: 2s].
+    #[serde(with = "humantime_serde")]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub check_every: Duration,
+}
+
+impl Default for ClusterTable {
+    fn default() -> Self {
+        ClusterTable {
+            redis: None,
+            node_id: String::new(),
+            presence_ttl: Duration::from_secs(30),
+            room_log_len: 10_000,
+            check_every: Duration::from_secs(2),
+        }
+    }
 }
 
 /// The `[ws]` table: WebSocket settings beyond the listener's address and
@@ -217,6 +268,17 @@ pub enum ConfigError {
         "ws.allowed_origins entry {0:?} is not \"*\" or an origin like \"https://chat.example.com\" (scheme and host, no path)"
     )]
     BadOrigin(String),
+    /// `cluster.redis` is set but `database` is not a PostgreSQL URL.
+    #[error(
+        "a cluster node needs the PostgreSQL all nodes share as its database (a postgres:// URL)"
+    )]
+    ClusterWithoutPostgres,
+    /// `cluster.presence_ttl` under a second, or `cluster.check_every` or
+    /// `cluster.room_log_len` 0.
+    #[error(
+        "cluster.presence_ttl must be at least 1s, and cluster.check_every and cluster.room_log_len more than 0"
+    )]
+    ClusterTimings,
     /// `proxy_protocol` is on, but no address could send a header.
     #[error("proxy_protocol is on but trusted_proxies is empty: no connection would send a header")]
     ProxyProtocolWithoutProxies,
@@ -266,6 +328,7 @@ impl Default for Config {
             presence_limit: 1_000,
             limits: LimitsConfig::default(),
             ip_policy: IpPolicyConfig::default(),
+            cluster: ClusterTable::default(),
         }
     }
 }
@@ -299,6 +362,18 @@ impl Config {
         }
         if self.proxy_protocol && self.trusted_proxies.is_empty() {
             return Err(ConfigError::ProxyProtocolWithoutProxies);
+        }
+        if self.cluster.redis.is_some() {
+            let database = self.database.to_string_lossy();
+            if !(database.starts_with("postgres://") || database.starts_with("postgresql://")) {
+                return Err(ConfigError::ClusterWithoutPostgres);
+            }
+            if self.cluster.presence_ttl < Duration::from_secs(1)
+                || self.cluster.check_every.is_zero()
+                || self.cluster.room_log_len == 0
+            {
+                return Err(ConfigError::ClusterTimings);
+            }
         }
         Ok(())
     }

@@ -53,7 +53,7 @@ pub(crate) async fn authenticated(
     match message {
         Message::Chat(chat) => match core.chat(&caller, &chat.room, chat.text)? {
             ChatStep::Sent => Ok(Outcome::Sent),
-            ChatStep::Reserve(text) => sent(core.chat_reserving(&caller, &chat.room, text).await),
+            ChatStep::Wait(text) => sent(core.chat_waiting(&caller, &chat.room, text).await),
         },
         Message::Whisper(req) => sent(core.whisper(&caller, &req.to_username, req.text).await),
         Message::ListUsers(_) => Ok(Outcome::Reply(core.users())),

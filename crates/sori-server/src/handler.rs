@@ -343,7 +343,7 @@ impl Handler {
                 let caller = Caller::new(&peer, session, request_id, self.last_rx);
                 match self.shared.core.chat(&caller, &chat.room, chat.text) {
                     Ok(ChatStep::Sent) => Ok(None),
-                    Ok(ChatStep::Reserve(text)) => {
+                    Ok(ChatStep::Wait(text)) => {
                         let chat = pb::Chat {
                             room: chat.room,
                             text,

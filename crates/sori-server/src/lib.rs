@@ -7,6 +7,7 @@
 
 #[doc(hidden)]
 pub mod bench;
+mod cluster_limits;
 pub mod config;
 mod connection;
 mod dispatch;

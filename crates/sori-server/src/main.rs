@@ -152,8 +152,44 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let ws = sori_server::bind(addr).with_context(|| format!("binding ws_listen {addr}"))?;
         listeners.push(sori_server::Listener::WebSocket(ws));
     }
-    sori_server::run(listeners, config, store, shutdown_signal()).await?;
+    let mut server = sori_server::Server::new(config.clone(), store);
+    if let Some(redis) = &config.cluster.redis {
+        let bus = connect_cluster(&config, redis).await?;
+        server = server.with_bus(Arc::new(bus));
+    }
+    server.run(listeners, shutdown_signal()).await?;
     Ok(())
+}
+
+/// Joins the cluster on the Redis at `redis`.
+async fn connect_cluster(config: &Config, redis: &str) -> anyhow::Result<sori_bus::RedisBus> {
+    let table = &config.cluster;
+    let node_id = if table.node_id.is_empty() {
+        let host = hostname().unwrap_or_else(|| "sori".to_owned());
+        format!("{host}-{}", config.listen.port())
+    } else {
+        table.node_id.clone()
+    };
+    let mut cluster = sori_bus::ClusterConfig::new(redis, node_id);
+    cluster.presence_ttl = table.presence_ttl;
+    cluster.log_len = table.room_log_len;
+    cluster.check_every = table.check_every;
+    let bus = sori_bus::RedisBus::connect(cluster)
+        .await
+        .context("joining the cluster (the [cluster] redis URL)")?;
+    tracing::info!(node = bus.node_id(), "cluster node");
+    Ok(bus)
+}
+
+/// This machine's host name, as a node id can carry it.
+fn hostname() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name: String = name
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    (!name.is_empty()).then_some(name)
 }
 
 /// The store `database` names: a `postgres://` (or `postgresql://`) URL

@@ -7,13 +7,19 @@ use std::time::Duration;
 use sori_core::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
-/// Serves `GET /metrics` (Prometheus text) on `listener` until `shutdown`.
+/// Whether the node serves: `Err` says why not.
+pub(crate) type Readiness = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// Serves `GET /readyz` (200 `ready`, or 503 and why not: shutting down,
+/// or a cluster node without its bus) and, on every other path, `GET
+/// /metrics` (Prometheus text) on `listener` until `shutdown`.
 ///
-/// Hand-written HTTP/1.0 rather than a web framework: one fixed response
-/// to any request, so a few lines beat a dependency tree.
+/// Hand-written HTTP/1.0 rather than a web framework: two fixed responses,
+/// so a few lines beat a dependency tree.
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
+    ready: Readiness,
     shutdown: CancellationToken,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,13 +32,23 @@ pub(crate) async fn serve(
             },
         };
         let metrics = metrics.clone();
+        let ready = ready.clone();
         tokio::spawn(async move {
-            // Read the request head (bounded) and ignore it: every path is /metrics.
+            // Read the request head (bounded); only its path matters.
             let mut head = [0u8; 1024];
-            let _ = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut head)).await;
-            let body = metrics.prometheus();
+            let n = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut head))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or(0);
+            let readyz = head[..n].starts_with(b"GET /readyz ");
+            let (status, body) = match (readyz, readyz.then(|| ready())) {
+                (true, Some(Ok(()))) => ("200 OK", "ready\n".to_owned()),
+                (true, Some(Err(why))) => ("503 Service Unavailable", format!("{why}\n")),
+                _ => ("200 OK", metrics.prometheus()),
+            };
             let response = format!(
-                "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.0 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
             let _ = stream.write_all(response.as_bytes()).await;

@@ -11,10 +11,16 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use sori_core::bus::LimitEvent;
+
+pub(crate) use crate::cluster_limits::RemoteCounts;
+
+/// Where a limit tells the cluster's other nodes what it saw.
+pub(crate) type Announce = Arc<dyn Fn(LimitEvent) + Send + Sync>;
 
 /// The `[limits]` section of the configuration: every rate limit, with the
 /// defaults documented in docs/security.md. The doc comments of the fields
@@ -148,21 +154,33 @@ pub(crate) struct KeyedLimiter<K> {
 }
 
 /// Open connections per client address, with a ceiling. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct ConnectionCounter {
     max_per_ip: u32,
     /// A std mutex: held for one map operation, never across `.await`.
     /// Only addresses with open connections have entries, so the map is
     /// bounded by the session limit.
     counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    /// Open connections on the cluster's other nodes (empty on one node).
+    pub(crate) remote: Arc<RemoteCounts>,
+    /// Tells the other nodes of each open and close (a cluster node).
+    pub(crate) announce: Arc<OnceLock<Announce>>,
 }
 
 /// One counted connection; dropping it gives the slot back.
-#[derive(Debug)]
 #[must_use = "the connection is uncounted as soon as the guard drops"]
 pub(crate) struct ConnectionGuard {
     counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
     key: IpAddr,
+    announce: Arc<OnceLock<Announce>>,
+}
+
+impl std::fmt::Debug for ConnectionGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionGuard")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Failed-login throttling per account and per client address.
@@ -176,6 +194,8 @@ pub(crate) struct LoginThrottle {
     config: LoginThrottleConfig,
     /// A std mutex: held for a few map operations, never across `.await`.
     state: Mutex<ThrottleState>,
+    /// Tells the other nodes of each attempt's result (a cluster node).
+    pub(crate) announce: OnceLock<Announce>,
 }
 
 struct ThrottleState {
@@ -478,26 +498,40 @@ impl ConnectionCounter {
         ConnectionCounter {
             max_per_ip,
             counts: Arc::default(),
+            remote: Arc::default(),
+            announce: Arc::default(),
         }
+    }
+
+    /// Every address with open connections here, and how many.
+    pub(crate) fn snapshot(&self) -> Vec<(IpAddr, u32)> {
+        lock(&self.counts).iter().map(|(ip, n)| (*ip, *n)).collect()
     }
 
     /// Counts a new connection from `ip`, or `None` if the address is at its
     /// ceiling. Hold the guard for as long as the connection is open.
     pub(crate) fn try_acquire(&self, ip: IpAddr) -> Option<ConnectionGuard> {
         let key = client_key(ip);
+        let elsewhere = self.remote.count(key);
         let mut counts = lock(&self.counts);
         let count = counts.entry(key).or_insert(0);
-        if *count >= self.max_per_ip {
+        if count.saturating_add(elsewhere) >= self.max_per_ip {
             if *count == 0 {
-                // Only reached with max_per_ip = 0; keep no empty entries.
+                // Only reached when nothing of this address is open here;
+                // keep no empty entries.
                 counts.remove(&key);
             }
             return None;
         }
         *count += 1;
+        drop(counts);
+        if let Some(announce) = self.announce.get() {
+            announce(LimitEvent::Opened(key));
+        }
         Some(ConnectionGuard {
             counts: self.counts.clone(),
             key,
+            announce: self.announce.clone(),
         })
     }
 
@@ -526,6 +560,10 @@ impl Drop for ConnectionGuard {
                 counts.remove(&self.key);
             }
         }
+        drop(counts);
+        if let Some(announce) = self.announce.get() {
+            announce(LimitEvent::Closed(self.key));
+        }
     }
 }
 
@@ -539,6 +577,7 @@ impl LoginThrottle {
                 accounts: BoundedMap::new(cap),
                 ips: BoundedMap::new(cap),
             }),
+            announce: OnceLock::new(),
         }
     }
 
@@ -586,8 +625,17 @@ impl LoginThrottle {
     }
 
     /// Records a failed attempt (wrong password or unknown account) on the
-    /// account and the address.
+    /// account and the address, and tells the other nodes.
     pub(crate) fn record_failure(&self, account_key: &str, ip: IpAddr, now: Instant) {
+        self.apply_failure(account_key, ip, now);
+        if let Some(announce) = self.announce.get() {
+            let account = truncate(account_key, MAX_ACCOUNT_KEY_LEN).to_owned();
+            announce(LimitEvent::LoginFailed { account, ip });
+        }
+    }
+
+    /// Records a failed attempt another node saw.
+    pub(crate) fn apply_failure(&self, account_key: &str, ip: IpAddr, now: Instant) {
         let account_key = truncate(account_key, MAX_ACCOUNT_KEY_LEN);
         let ip_key = client_key(ip);
         let config = &self.config;
@@ -611,6 +659,15 @@ impl LoginThrottle {
     /// the slot the attempt reserved on the address is given back (the
     /// address's failures stay until they are forgotten).
     pub(crate) fn record_success(&self, account_key: &str, ip: IpAddr) {
+        self.apply_success(account_key, ip);
+        if let Some(announce) = self.announce.get() {
+            let account = truncate(account_key, MAX_ACCOUNT_KEY_LEN).to_owned();
+            announce(LimitEvent::LoginSucceeded { account, ip });
+        }
+    }
+
+    /// Records a successful attempt another node saw.
+    pub(crate) fn apply_success(&self, account_key: &str, ip: IpAddr) {
         let account_key = truncate(account_key, MAX_ACCOUNT_KEY_LEN);
         let ip_key = client_key(ip);
         let mut state = lock(&self.state);

@@ -139,6 +139,8 @@ impl Server {
             OpenError::Settings(msg) => RunError::Config(msg),
             OpenError::Store(err) => RunError::Store(err),
         })?;
+        let core = Arc::new(core);
+        core.bus.start(Arc::downgrade(&core)).await;
         let shared = Arc::new(Shared {
             core,
             metrics: self.metrics,
@@ -154,14 +156,27 @@ impl Server {
             login_throttle,
             config,
         });
+        if shared.core.bus.numbers_remotely() {
+            crate::cluster_limits::start(&shared);
+        }
         if let Some(addr) = shared.config.metrics_listen {
             let metrics_listener = TcpListener::bind(addr)
                 .await
                 .map_err(|err| RunError::Config(format!("binding metrics_listen {addr}: {err}")))?;
             tracing::info!(%addr, "metrics at http://{addr}/metrics");
+            let ready: metrics::Readiness = {
+                let shared = shared.clone();
+                Arc::new(move || {
+                    if shared.shutdown.is_cancelled() {
+                        return Err("shutting down".to_owned());
+                    }
+                    shared.core.bus.ready()
+                })
+            };
             tokio::spawn(metrics::serve(
                 metrics_listener,
                 shared.metrics.clone(),
+                ready,
                 shared.shutdown.clone(),
             ));
         }
@@ -222,6 +237,7 @@ impl Server {
         let _ = flusher.await;
         // Every session has ended: write what is left of the history.
         shared.core.close(grace).await;
+        shared.core.bus.stop().await;
         tracing::info!("shut down");
         Ok(())
     }

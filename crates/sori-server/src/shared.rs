@@ -25,7 +25,7 @@ use crate::rate::{ConnectionCounter, ConnectionGuard, KeyedLimiter, LoginThrottl
 pub(crate) struct Shared {
     pub(crate) config: Config,
     /// The chat: every edge calls it.
-    pub(crate) core: Core,
+    pub(crate) core: Arc<Core>,
     pub(crate) metrics: Arc<Metrics>,
     /// Fires once when the server starts shutting down.
     pub(crate) shutdown: CancellationToken,
@@ -91,6 +91,10 @@ pub(crate) fn admit(shared: &Shared, ip: IpAddr) -> Result<ConnectionGuard, Byte
         );
         return Err(encode_to_bytes(0, &kicked));
     }
+    shared
+        .core
+        .bus
+        .limit_event(sori_core::bus::LimitEvent::Accepted(ip));
     shared.connections_per_ip.try_acquire(ip).ok_or_else(|| {
         let kicked = Message::kicked(
             ErrorCode::TooManyConnections,

@@ -263,6 +263,41 @@ fn the_new_websocket_and_proxy_settings_layer() {
 }
 
 #[test]
+fn the_cluster_table_layers() {
+    check(
+        |c| c.cluster.redis.clone(),
+        "[cluster]\nredis = \"redis://a:1/\"",
+        &["--redis", "rediss://b:2/"],
+        (
+            None,
+            Some("redis://a:1/".to_owned()),
+            Some("rediss://b:2/".to_owned()),
+        ),
+    );
+    check(
+        |c| c.cluster.presence_ttl,
+        "[cluster]\npresence_ttl = \"10s\"",
+        &["--presence-ttl", "5s"],
+        (
+            Duration::from_secs(30),
+            Duration::from_secs(10),
+            Duration::from_secs(5),
+        ),
+    );
+}
+
+#[test]
+fn a_cluster_node_needs_postgresql() {
+    let mut config = Config::default();
+    config.cluster.redis = Some("redis://127.0.0.1:6379/".to_owned());
+    assert_eq!(config.validate(), Err(ConfigError::ClusterWithoutPostgres));
+    config.database = "postgres://sori@db/sori".into();
+    assert_eq!(config.validate(), Ok(()));
+    config.cluster.presence_ttl = Duration::from_millis(10);
+    assert_eq!(config.validate(), Err(ConfigError::ClusterTimings));
+}
+
+#[test]
 fn file_only_settings_have_no_flag() {
     for flag in [
         "--abuse-strikes",
