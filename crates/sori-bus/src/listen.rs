@@ -16,8 +16,9 @@ use sori_protocol::{Message, pb};
 use sori_store::RoomId;
 use tokio::sync::oneshot;
 
+use crate::inner::Inner;
 use crate::wire::{self, Envelope, Kind, RoomPost};
-use crate::{Inner, keys, presence};
+use crate::{keys, presence};
 
 /// Most messages one gap fill reads from the store.
 const STORE_FILL_MAX: u64 = 1000;

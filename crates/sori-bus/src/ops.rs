@@ -2,6 +2,7 @@
 //! synchronous methods (called under the core's locks) only queue it.
 
 use std::sync::Arc;
+use std::sync::Weak;
 use std::time::Duration;
 
 use redis::AsyncCommands;
@@ -10,20 +11,12 @@ use sori_protocol::Message;
 use sori_protocol::pb::ErrorCode;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::inner::{Inner, Op};
 use crate::wire::{self, Entry, Envelope, Kind};
-use crate::{Inner, keys, presence, scripts};
+use crate::{keys, presence, scripts};
 
-/// One piece of queued work.
-pub(crate) enum Op {
-    /// Publish an envelope on a channel.
-    Publish(String, Box<Envelope>),
-    /// A login here claims its username in the presence hash.
-    Claim(Entry),
-    /// A logout here gives it back.
-    Release(Entry),
-    /// Answers once everything queued before it was sent.
-    Flush(oneshot::Sender<()>),
-}
+/// How often the limit events of this node are sent, in one message.
+const LIMITS_EVERY: Duration = Duration::from_millis(50);
 
 /// Sends the queued work, in order, until the bus is dropped.
 pub(crate) async fn run(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Op>) {
@@ -133,5 +126,22 @@ pub(crate) async fn drain(inner: &Inner) {
         tracing::warn!(
             "presence was not all given back to redis at shutdown; it expires with the TTL"
         );
+    }
+}
+
+/// Sends this node's limit events to the others, batched, until the bus
+/// is dropped.
+pub(crate) async fn flush_limits(inner: Weak<Inner>) {
+    let mut every = tokio::time::interval(LIMITS_EVERY);
+    loop {
+        every.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let batch = std::mem::take(&mut *inner.limits.lock().unwrap_or_else(|p| p.into_inner()));
+        if batch.is_empty() {
+            continue;
+        }
+        let mut envelope = inner.envelope(Kind::Limits);
+        envelope.limits = batch.iter().map(wire::LimitRecord::from_event).collect();
+        inner.tell_all(envelope);
     }
 }

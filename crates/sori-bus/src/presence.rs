@@ -9,8 +9,9 @@ use sori_core::Core;
 use sori_core::clock::now_ms;
 use sori_core::hub::username_key;
 
+use crate::inner::Inner;
 use crate::wire::{Entry, Kind};
-use crate::{Inner, keys, scripts};
+use crate::{keys, scripts};
 
 /// When an entry written now expires (ms since the epoch).
 pub(crate) fn expiry(inner: &Inner) -> i64 {

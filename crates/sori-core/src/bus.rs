@@ -17,7 +17,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use std::net::IpAddr;
 
@@ -30,7 +30,6 @@ use tokio::time::Instant;
 use crate::event::Event;
 use crate::ip_bans::canonical;
 use crate::metrics::{Metrics, Probe};
-use crate::node::Core;
 use crate::peer::Peer;
 use crate::room::{NeedReservation, Room, RoomState};
 use crate::session::SessionId;
@@ -243,14 +242,6 @@ pub trait Bus: Send + Sync + 'static {
         let _ = (room_id, notices);
     }
 
-    /// Starts serving `core` (a cluster bus subscribes, brings every room's
-    /// position in step and publishes who is online); the node accepts
-    /// clients once this completes.
-    fn start(&self, core: Weak<Core>) -> BusFuture<()> {
-        let _ = core;
-        Box::pin(std::future::ready(()))
-    }
-
     /// Tells the other nodes what this node's limits saw. Returns at once;
     /// a single node has nobody to tell.
     fn limit_event(&self, event: LimitEvent) {
@@ -266,12 +257,6 @@ pub trait Bus: Send + Sync + 'static {
     /// Redis); `Err` says why not. Edges report it (`/readyz`).
     fn ready(&self) -> Result<(), String> {
         Ok(())
-    }
-
-    /// After the node's last session ended: sends what is still queued
-    /// (presence leaving cleanly) and stops.
-    fn stop(&self) -> BusFuture<()> {
-        Box::pin(std::future::ready(()))
     }
 }
 

@@ -10,6 +10,7 @@ pub mod bench;
 mod cluster_limits;
 pub mod config;
 mod connection;
+mod connections;
 mod dispatch;
 mod flush;
 mod handler;

@@ -155,7 +155,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let mut server = sori_server::Server::new(config.clone(), store);
     if let Some(redis) = &config.cluster.redis {
         let bus = connect_cluster(&config, redis).await?;
-        server = server.with_bus(Arc::new(bus));
+        server = server.with_cluster(Arc::new(bus));
     }
     server.run(listeners, shutdown_signal()).await?;
     Ok(())

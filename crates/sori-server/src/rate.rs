@@ -17,8 +17,6 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sori_core::bus::LimitEvent;
 
-pub(crate) use crate::cluster_limits::RemoteCounts;
-
 /// Where a limit tells the cluster's other nodes what it saw.
 pub(crate) type Announce = Arc<dyn Fn(LimitEvent) + Send + Sync>;
 
@@ -151,36 +149,6 @@ pub(crate) struct KeyedLimiter<K> {
     burst: f32,
     /// A std mutex: held for one map operation, never across `.await`.
     buckets: Mutex<BoundedMap<K, TokenBucket>>,
-}
-
-/// Open connections per client address, with a ceiling. Cheap to clone.
-#[derive(Clone)]
-pub(crate) struct ConnectionCounter {
-    max_per_ip: u32,
-    /// A std mutex: held for one map operation, never across `.await`.
-    /// Only addresses with open connections have entries, so the map is
-    /// bounded by the session limit.
-    counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
-    /// Open connections on the cluster's other nodes (empty on one node).
-    pub(crate) remote: Arc<RemoteCounts>,
-    /// Tells the other nodes of each open and close (a cluster node).
-    pub(crate) announce: Arc<OnceLock<Announce>>,
-}
-
-/// One counted connection; dropping it gives the slot back.
-#[must_use = "the connection is uncounted as soon as the guard drops"]
-pub(crate) struct ConnectionGuard {
-    counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
-    key: IpAddr,
-    announce: Arc<OnceLock<Announce>>,
-}
-
-impl std::fmt::Debug for ConnectionGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectionGuard")
-            .field("key", &self.key)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Failed-login throttling per account and per client address.
@@ -489,81 +457,6 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
     /// Keys tracked now.
     pub(crate) fn len(&self) -> usize {
         lock(&self.buckets).entries.len()
-    }
-}
-
-impl ConnectionCounter {
-    /// At most `max_per_ip` open connections per address (IPv6 per /64).
-    pub(crate) fn new(max_per_ip: u32) -> Self {
-        ConnectionCounter {
-            max_per_ip,
-            counts: Arc::default(),
-            remote: Arc::default(),
-            announce: Arc::default(),
-        }
-    }
-
-    /// Every address with open connections here, and how many.
-    pub(crate) fn snapshot(&self) -> Vec<(IpAddr, u32)> {
-        lock(&self.counts).iter().map(|(ip, n)| (*ip, *n)).collect()
-    }
-
-    /// Counts a new connection from `ip`, or `None` if the address is at its
-    /// ceiling. Hold the guard for as long as the connection is open.
-    pub(crate) fn try_acquire(&self, ip: IpAddr) -> Option<ConnectionGuard> {
-        let key = client_key(ip);
-        let elsewhere = self.remote.count(key);
-        let mut counts = lock(&self.counts);
-        let count = counts.entry(key).or_insert(0);
-        if count.saturating_add(elsewhere) >= self.max_per_ip {
-            if *count == 0 {
-                // Only reached when nothing of this address is open here;
-                // keep no empty entries.
-                counts.remove(&key);
-            }
-            return None;
-        }
-        *count += 1;
-        drop(counts);
-        if let Some(announce) = self.announce.get() {
-            announce(LimitEvent::Opened(key));
-        }
-        Some(ConnectionGuard {
-            counts: self.counts.clone(),
-            key,
-            announce: self.announce.clone(),
-        })
-    }
-
-    #[cfg(test)]
-    /// Open connections counted for `ip`'s key.
-    pub(crate) fn count(&self, ip: IpAddr) -> u32 {
-        lock(&self.counts)
-            .get(&client_key(ip))
-            .copied()
-            .unwrap_or(0)
-    }
-
-    #[cfg(test)]
-    /// Addresses with open connections.
-    pub(crate) fn n_addresses(&self) -> usize {
-        lock(&self.counts).len()
-    }
-}
-
-impl Drop for ConnectionGuard {
-    fn drop(&mut self) {
-        let mut counts = lock(&self.counts);
-        if let Some(count) = counts.get_mut(&self.key) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                counts.remove(&self.key);
-            }
-        }
-        drop(counts);
-        if let Some(announce) = self.announce.get() {
-            announce(LimitEvent::Closed(self.key));
-        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sori_bus::RedisBus;
 use sori_core::bus::{Bus, LocalBus};
 use sori_core::config::Settings;
 use sori_core::metrics::Metrics;
@@ -18,12 +19,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::connections::{ConnectionCounter, ConnectionGuard};
 use crate::flush::Coalescer;
 use crate::handler;
 use crate::handshake;
 use crate::ip_policy::{IpPolicy, RefusalLog};
 use crate::metrics;
-use crate::rate::{ConnectionCounter, ConnectionGuard, KeyedLimiter, LoginThrottle};
+use crate::rate::{KeyedLimiter, LoginThrottle};
 use crate::shared::{Kind, Place, Shared, admit};
 use crate::transport;
 
@@ -71,6 +73,9 @@ pub struct Server {
     config: Config,
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
+    /// The cluster's bus, when this is a node of one: started once the
+    /// chat is loaded, stopped after the last session.
+    cluster: Option<Arc<RedisBus>>,
     metrics: Arc<Metrics>,
 }
 
@@ -81,13 +86,21 @@ impl Server {
             config,
             store,
             bus: Arc::new(LocalBus),
+            cluster: None,
             metrics: Arc::new(Metrics::default()),
         }
     }
 
-    /// The same server on another bus (a cluster's).
+    /// The same server on another bus.
     pub fn with_bus(mut self, bus: Arc<dyn Bus>) -> Self {
         self.bus = bus;
+        self
+    }
+
+    /// The same server as one node of a cluster over Redis.
+    pub fn with_cluster(mut self, bus: Arc<RedisBus>) -> Self {
+        self.bus = bus.clone();
+        self.cluster = Some(bus);
         self
     }
 
@@ -140,7 +153,9 @@ impl Server {
             OpenError::Store(err) => RunError::Store(err),
         })?;
         let core = Arc::new(core);
-        core.bus.start(Arc::downgrade(&core)).await;
+        if let Some(cluster) = &self.cluster {
+            cluster.start(Arc::downgrade(&core)).await;
+        }
         let shared = Arc::new(Shared {
             core,
             metrics: self.metrics,
@@ -237,7 +252,9 @@ impl Server {
         let _ = flusher.await;
         // Every session has ended: write what is left of the history.
         shared.core.close(grace).await;
-        shared.core.bus.stop().await;
+        if let Some(cluster) = &self.cluster {
+            cluster.stop().await;
+        }
         tracing::info!("shut down");
         Ok(())
     }

@@ -17,9 +17,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::connections::{ConnectionCounter, ConnectionGuard};
 use crate::flush::Coalescer;
 use crate::ip_policy::{IpPolicy, RefusalLog, Verdict};
-use crate::rate::{ConnectionCounter, ConnectionGuard, KeyedLimiter, LoginThrottle, client_key};
+use crate::rate::{KeyedLimiter, LoginThrottle, client_key};
 
 /// Everything the connection tasks share. Cheap to reach through an `Arc`.
 pub(crate) struct Shared {

@@ -276,40 +276,6 @@ fn keyed_limiter_sweeps_idle_keys_and_stays_bounded() {
     assert_eq!(limiter.len(), 1);
 }
 
-#[test]
-fn connection_counter_limits_and_releases() {
-    let counter = ConnectionCounter::new(2);
-    let (a, b) = (ip("192.0.2.1"), ip("192.0.2.2"));
-    let first = counter.try_acquire(a).expect("first");
-    let second = counter
-        .try_acquire(ip("::ffff:192.0.2.1"))
-        .expect("second (same address)");
-    assert!(counter.try_acquire(a).is_none());
-    let other = counter.try_acquire(b).expect("another address");
-    assert_eq!((counter.count(a), counter.count(b)), (2, 1));
-
-    drop(first);
-    assert_eq!(counter.count(a), 1);
-    let third = counter.try_acquire(a).expect("a slot was given back");
-    drop((second, third, other));
-    assert_eq!(counter.n_addresses(), 0, "no entries left at zero");
-}
-
-#[test]
-fn connection_counter_counts_ipv6_per_64_and_handles_zero() {
-    let counter = ConnectionCounter::new(1);
-    let _held = counter.try_acquire(ip("2001:db8::1")).expect("first");
-    assert!(counter.try_acquire(ip("2001:db8::2")).is_none(), "same /64");
-    assert!(
-        counter.try_acquire(ip("2001:db8:0:1::1")).is_some(),
-        "another /64"
-    );
-
-    let none = ConnectionCounter::new(0);
-    assert!(none.try_acquire(ip("192.0.2.1")).is_none());
-    assert_eq!(none.n_addresses(), 0);
-}
-
 fn throttle_config() -> LoginThrottleConfig {
     LoginThrottleConfig {
         account_free_failures: 3,

@@ -267,7 +267,7 @@ impl Node {
         let listener = sori_server::bind("127.0.0.1:0".parse().expect("address")).expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let ws = sori_server::bind("127.0.0.1:0".parse().expect("address")).expect("bind");
-        let server = Server::new(config, Arc::new(store)).with_bus(Arc::new(bus));
+        let server = Server::new(config, Arc::new(store)).with_cluster(Arc::new(bus));
         let metrics = server.metrics();
         let (stop, stopped) = oneshot::channel::<()>();
         let listeners = vec![
