@@ -161,16 +161,25 @@ impl Core {
         // durable, and leave the tail, while the query runs.
         for _ in 0..3 {
             let last = room.lock().last_seq();
-            let resume = since > 0 && since <= last && last - since <= u64::from(limits.resume_max);
+            let resume_max = u64::from(limits.resume_max);
+            // With a database, the gap is counted in messages, not numbers:
+            // numbers may skip (after a crash, or a cluster's Redis restart).
+            let mut resume = since > 0
+                && since <= last
+                && (shared.persister.is_some() || last - since <= resume_max);
             let stored = if shared.persister.is_some() {
-                let res = if resume {
-                    // Invariant: last - since <= resume_max, a u32.
-                    let missed = u32::try_from(last - since).unwrap_or(u32::MAX);
-                    shared.store.messages_after(room.id, since, missed).await
+                let mut stored = if resume {
+                    let most = limits.resume_max.saturating_add(1);
+                    let missed = shared.store.messages_after(room.id, since, most).await?;
+                    if missed.len() as u64 > resume_max {
+                        resume = false;
+                        shared.store.messages_before(room.id, u64::MAX, limit).await?
+                    } else {
+                        missed
+                    }
                 } else {
-                    shared.store.messages_before(room.id, u64::MAX, limit).await
+                    shared.store.messages_before(room.id, u64::MAX, limit).await?
                 };
-                let mut stored = res?;
                 // Numbers a bus gave out after this node's position (a
                 // cluster) are delivered live after RoomJoined, not here.
                 stored.retain(|m| m.seq <= last);
