@@ -20,6 +20,10 @@ use crate::inner::Inner;
 use crate::wire::{self, Envelope, Kind, RoomPost};
 use crate::{keys, presence};
 
+/// Presence refreshes (every third of the TTL) between reloads of the
+/// whole mirror.
+const MIRROR_RELOAD_EVERY: u64 = 6;
+
 /// Most messages one gap fill reads from the store.
 const STORE_FILL_MAX: u64 = 1000;
 
@@ -98,7 +102,7 @@ async fn subscribe(inner: Arc<Inner>, mut ready: Option<oneshot::Sender<()>>) {
                     if let Err(err) = resync(&inner, &core, first).await {
                         tracing::warn!(%err, "resynchronising with redis failed");
                     }
-                    if let Err(err) = presence::refresh(&inner, &core).await {
+                    if let Err(err) = presence::refresh(&inner, &core, true).await {
                         tracing::warn!(%err, "refreshing presence failed");
                     }
                 }
@@ -163,11 +167,13 @@ async fn connect(inner: &Inner) -> redis::RedisResult<redis::aio::PubSub> {
 async fn upkeep(inner: Arc<Inner>) {
     let mut every = tokio::time::interval(inner.config.presence_ttl / 3);
     every.tick().await;
-    loop {
+    for round in 1u64.. {
         every.tick().await;
         let Some(core) = inner.core() else { return };
+        // The mirror is reloaded every other TTL, to heal a lost notice.
+        let reload_mirror = round % MIRROR_RELOAD_EVERY == 0;
         if inner.is_up()
-            && let Err(err) = presence::refresh(&inner, &core).await
+            && let Err(err) = presence::refresh(&inner, &core, reload_mirror).await
         {
             tracing::warn!(%err, "refreshing presence failed");
         }
@@ -313,6 +319,11 @@ async fn fill(inner: &Inner, core: &Core, room: RoomId, after: u64, upto: u64) {
     }
 }
 
+/// Users online in the cluster, as this node's mirror knows them.
+fn online(inner: &Inner) -> usize {
+    inner.mirror.lock().unwrap_or_else(|p| p.into_inner()).len()
+}
+
 /// Work another node sent this one (or all of them).
 async fn directed(inner: &Inner, core: &Core, envelope: Envelope) {
     let kind = Kind::try_from(envelope.kind).unwrap_or(Kind::Unspecified);
@@ -363,7 +374,7 @@ async fn directed(inner: &Inner, core: &Core, envelope: Envelope) {
             presence::remember(inner, &entry);
             if envelope.announce {
                 let user = entry.user.clone();
-                core.presence_notice(Message::UserJoined(pb::UserJoined { user }));
+                core.presence_notice(Message::UserJoined(pb::UserJoined { user }), online(inner));
             }
         }
         Kind::Offline => {
@@ -371,7 +382,7 @@ async fn directed(inner: &Inner, core: &Core, envelope: Envelope) {
             presence::forget(inner, &entry);
             if envelope.announce {
                 let user = entry.user.clone();
-                core.presence_notice(Message::UserLeft(pb::UserLeft { user }));
+                core.presence_notice(Message::UserLeft(pb::UserLeft { user }), online(inner));
             }
         }
         Kind::RoomChanged => {

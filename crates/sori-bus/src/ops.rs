@@ -30,7 +30,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Op>) 
                 let payload = wire::write_envelope(&envelope);
                 let res: redis::RedisResult<i64> = conn.publish(&channel, payload).await;
                 if let Err(err) = res {
-                    tracing::warn!(%channel, %err, "a message to other nodes was lost: redis is away");
+                    tracing::warn!(%channel, %err, "a message to other nodes was lost: redis did not take it");
                 }
             }
             Op::Claim(entry) => {
@@ -110,7 +110,7 @@ async fn publish_all(inner: &Inner, conn: &mut redis::aio::ConnectionManager, en
         .publish(keys::ALL, wire::write_envelope(envelope))
         .await;
     if let Err(err) = res {
-        tracing::warn!(%err, "a presence notice was lost: redis is away");
+        tracing::warn!(%err, "a presence notice was lost: redis did not take it");
     }
 }
 

@@ -47,9 +47,14 @@ pub(crate) async fn reload(inner: &Inner) -> redis::RedisResult<()> {
 }
 
 /// Refreshes this node's users' entries (putting back any that expired),
-/// retires entries nobody refreshed (announcing each once), and reloads
-/// the mirror.
-pub(crate) async fn refresh(inner: &Arc<Inner>, core: &Core) -> redis::RedisResult<()> {
+/// retires entries nobody refreshed (announcing each once), and, with
+/// `reload_mirror`, reloads the mirror (the notices keep it current in
+/// between; a reload reads the whole hash, so it is not done every time).
+pub(crate) async fn refresh(
+    inner: &Arc<Inner>,
+    core: &Core,
+    reload_mirror: bool,
+) -> redis::RedisResult<()> {
     let mut conn = inner.conn.clone();
     let expires = expiry(inner);
     let mine: Vec<Entry> = core
@@ -96,5 +101,8 @@ pub(crate) async fn refresh(inner: &Arc<Inner>, core: &Core) -> redis::RedisResu
             inner.tell_all(envelope);
         }
     }
-    reload(inner).await
+    if reload_mirror {
+        reload(inner).await?;
+    }
+    Ok(())
 }

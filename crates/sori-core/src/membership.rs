@@ -173,12 +173,18 @@ impl Core {
                     let missed = shared.store.messages_after(room.id, since, most).await?;
                     if missed.len() as u64 > resume_max {
                         resume = false;
-                        shared.store.messages_before(room.id, u64::MAX, limit).await?
+                        shared
+                            .store
+                            .messages_before(room.id, u64::MAX, limit)
+                            .await?
                     } else {
                         missed
                     }
                 } else {
-                    shared.store.messages_before(room.id, u64::MAX, limit).await?
+                    shared
+                        .store
+                        .messages_before(room.id, u64::MAX, limit)
+                        .await?
                 };
                 // Numbers a bus gave out after this node's position (a
                 // cluster) are delivered live after RoomJoined, not here.

@@ -103,12 +103,13 @@ impl Core {
             .collect())
     }
 
-    /// Pushes a presence notice (UserJoined, UserLeft) from another node
-    /// to this node's lobby, while at most `presence_limit` are online.
-    pub fn presence_notice(&self, msg: Message) {
+    /// Pushes a presence notice (UserJoined, UserLeft) from the cluster to
+    /// this node's lobby, while at most `presence_limit` are online: here,
+    /// or `online` in the whole cluster, whichever is more.
+    pub fn presence_notice(&self, msg: Message, online: usize) {
         if let Some(lobby) = self.hub.room("") {
             let state = lobby.lock();
-            if state.n_online() < self.settings.presence_limit {
+            if state.n_online().max(online) < self.settings.presence_limit {
                 state.push_all(&Event::push(msg), None);
             }
         }
