@@ -116,18 +116,25 @@ impl Group {
         }
     }
 
-    /// Opens `count` connections numbered from `first_idx`. They connect
-    /// and shake hands in the background; watch `recorder.status().ready`.
+    /// Opens `count` connections numbered from `first_idx`, connection
+    /// `i` to [`addr_of`]`(addrs, i)`. They connect and shake hands in the
+    /// background; watch `recorder.status().ready`.
+    ///
+    /// # Panics
+    ///
+    /// If `addrs` is empty.
     pub fn spawn(
         &self,
         target: &dyn Target,
-        addr: SocketAddr,
+        addrs: &[SocketAddr],
         opts: &EngineOptions,
         role: Role,
         (first_idx, count): (u64, u64),
         plan: Option<SendPlan>,
     ) {
+        assert!(!addrs.is_empty(), "connections need an address");
         for conn_idx in first_idx..first_idx + count {
+            let addr = addr_of(addrs, conn_idx);
             let conn = Conn {
                 codec: target.codec(conn_idx, role),
                 recorder: Arc::clone(&self.recorder),
@@ -169,6 +176,16 @@ impl Group {
         self.tasks.close();
         self.tasks.wait().await;
     }
+}
+
+/// The server address of connection `conn_idx`: `addrs[conn_idx % len]`,
+/// so that connections numbered across worker processes spread evenly.
+///
+/// # Panics
+///
+/// If `addrs` is empty.
+pub fn addr_of(addrs: &[SocketAddr], conn_idx: u64) -> SocketAddr {
+    addrs[(conn_idx % addrs.len() as u64) as usize]
 }
 
 /// Opens a TCP connection from `local` (port chosen at connect time, so

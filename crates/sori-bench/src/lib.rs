@@ -162,6 +162,11 @@ pub struct Common {
     /// Sori's address.
     #[arg(long, global = true, default_value = "127.0.0.1:5252")]
     pub sori_addr: SocketAddr,
+    /// Sori cluster nodes the receivers spread over, comma-separated:
+    /// receiver i connects to the (i mod n)-th; senders keep --sori-addr.
+    /// Empty (the default): receivers use --sori-addr too.
+    #[arg(long, global = true, value_delimiter = ',', value_name = "ADDR,...")]
+    pub receiver_addrs: Vec<SocketAddr>,
     /// NATS's address.
     #[arg(long, global = true, default_value = "127.0.0.1:4222")]
     pub nats_addr: SocketAddr,
@@ -373,6 +378,19 @@ pub fn subjects(common: &Common, spawned: Option<&SpawnedServer>) -> anyhow::Res
     if common.server_pid.is_some() && kinds.len() > 1 {
         bail!("--server-pid names one process: use it with one --target");
     }
+    if !common.receiver_addrs.is_empty() {
+        if !kinds.contains(&TargetKind::Sori) {
+            bail!("--receiver-addrs names Sori nodes: use it with --target sori");
+        }
+        if spawned.is_some() {
+            bail!("--receiver-addrs names running Sori nodes: it does not go with --spawn-server");
+        }
+        if let Some(addr) = common.receiver_addrs.iter().find(|a| !a.ip().is_loopback()) {
+            bail!(
+                "receiver address {addr} is not a loopback address: sori-bench loads only this machine"
+            );
+        }
+    }
     if common.payload < payload::MIN_LEN {
         bail!("--payload must be at least {} bytes", payload::MIN_LEN);
     }
@@ -392,9 +410,14 @@ pub fn subjects(common: &Common, spawned: Option<&SpawnedServer>) -> anyhow::Res
                 (TargetKind::Sori, Some(server)) => server.probe(),
                 _ => Probe::find(common.server_pid, addr),
             };
+            let receiver_addrs = match kind {
+                TargetKind::Sori => common.receiver_addrs.clone(),
+                TargetKind::Nats | TargetKind::Redis => Vec::new(),
+            };
             let spec = TargetSpec {
                 kind,
                 addr,
+                receiver_addrs,
                 room: common.room.clone(),
                 user_prefix: common.user_prefix.clone(),
             };

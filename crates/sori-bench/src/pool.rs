@@ -83,7 +83,7 @@ impl Pool {
             let group = Group::new(opts);
             group.spawn(
                 spec.build().as_ref(),
-                spec.addr,
+                spec.receiver_addrs(),
                 opts,
                 Role::Receiver,
                 (0, count),
@@ -218,7 +218,7 @@ pub async fn serve_worker() -> anyhow::Result<()> {
                 let new = Group::new(&opts);
                 new.spawn(
                     spec.build().as_ref(),
-                    spec.addr,
+                    spec.receiver_addrs(),
                     &opts,
                     Role::Receiver,
                     (first_idx, count),

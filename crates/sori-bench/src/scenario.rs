@@ -155,10 +155,11 @@ pub async fn phase(
     };
     let senders = Group::new(opts);
     // Senders are numbered from 0 too: Sori names them apart from the
-    // receivers by role.
+    // receivers by role. They always use the main address, even when the
+    // receivers spread over other nodes.
     senders.spawn(
         target.as_ref(),
-        subject.spec.addr,
+        std::slice::from_ref(&subject.spec.addr),
         opts,
         Role::Sender,
         (0, n_senders),

@@ -67,6 +67,11 @@ pub struct TargetSpec {
     pub kind: TargetKind,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where the receivers connect instead (Sori cluster nodes sharing one
+    /// room): receiver `i` to `receiver_addrs[i % len]`. Empty: `addr`.
+    /// Senders always use `addr`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub receiver_addrs: Vec<SocketAddr>,
     /// The room (Sori; "" is the lobby), subject (NATS) or channel (Redis).
     pub room: String,
     /// Prefix of the bench accounts' usernames on Sori (letters only, short:
@@ -81,6 +86,16 @@ impl TargetSpec {
             TargetKind::Sori => Box::new(Sori::new(&self.room, &self.user_prefix)),
             TargetKind::Nats => Box::new(Nats::new(&self.room)),
             TargetKind::Redis => Box::new(Redis::new(&self.room)),
+        }
+    }
+
+    /// The addresses receivers spread over, connection `i` to entry
+    /// `i % len` (see [`crate::engine::addr_of`]): never empty.
+    pub fn receiver_addrs(&self) -> &[SocketAddr] {
+        if self.receiver_addrs.is_empty() {
+            std::slice::from_ref(&self.addr)
+        } else {
+            &self.receiver_addrs
         }
     }
 }

@@ -253,3 +253,50 @@ fn sori_chat_text_scan_matches_prost() {
     assert_eq!(sori::chat_text(body), Some(&b"hi there"[..]));
     assert_eq!(sori::chat_text(&body[..body.len() - 1]), None);
 }
+
+fn spec(receiver_addrs: &[&str]) -> TargetSpec {
+    TargetSpec {
+        kind: TargetKind::Sori,
+        addr: "127.0.0.1:5252".parse().unwrap(),
+        receiver_addrs: receiver_addrs.iter().map(|a| a.parse().unwrap()).collect(),
+        room: String::new(),
+        user_prefix: "bench".into(),
+    }
+}
+
+#[test]
+fn receivers_use_addr_without_receiver_addrs() {
+    let spec = spec(&[]);
+    let addrs = spec.receiver_addrs();
+    assert_eq!(addrs, [spec.addr]);
+    for conn_idx in [0, 1, 7, 9_000, u64::MAX] {
+        assert_eq!(crate::engine::addr_of(addrs, conn_idx), spec.addr);
+    }
+}
+
+#[test]
+fn receivers_spread_round_robin_over_receiver_addrs() {
+    let spec = spec(&["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"]);
+    let addrs = spec.receiver_addrs();
+    let ports: Vec<u16> = (0..7)
+        .map(|i| crate::engine::addr_of(addrs, i).port())
+        .collect();
+    assert_eq!(ports, [7001, 7002, 7003, 7001, 7002, 7003, 7001]);
+    // A worker's share starts at its first connection number, so the
+    // spread continues across processes: 9,000 is 0 mod 3.
+    assert_eq!(crate::engine::addr_of(addrs, 9_000).port(), 7001);
+    assert_eq!(crate::engine::addr_of(addrs, 9_001).port(), 7002);
+}
+
+#[test]
+fn spec_json_for_workers() {
+    // Without receiver addresses the line a worker gets is what it was
+    // before the field existed, and such a line still parses.
+    let plain = spec(&[]);
+    let json = serde_json::to_string(&plain).unwrap();
+    assert!(!json.contains("receiver_addrs"), "{json}");
+    assert_eq!(serde_json::from_str::<TargetSpec>(&json).unwrap(), plain);
+    let spread = spec(&["127.0.0.1:7001", "127.0.0.2:7002"]);
+    let json = serde_json::to_string(&spread).unwrap();
+    assert_eq!(serde_json::from_str::<TargetSpec>(&json).unwrap(), spread);
+}

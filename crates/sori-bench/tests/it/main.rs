@@ -105,6 +105,43 @@ async fn smoke_and_tiny_storm_against_sori() {
     check_tiny_storm(&report);
 }
 
+/// `--receiver-addrs` spreads the receivers round robin while the sender
+/// stays on `--sori-addr`: with two separate (unclustered) servers, the
+/// receivers on the sender's server get every message and the others none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receivers_spread_over_receiver_addrs() {
+    let (first, _stop_first) = start_sori().await;
+    let (second, _stop_second) = start_sori().await;
+    let (first, spread) = (first.to_string(), format!("{first},{second}"));
+    let report = bench(&[
+        "--sori-addr",
+        &first,
+        "--receiver-addrs",
+        &spread,
+        "storm",
+        "--receivers",
+        "4",
+        "--rate",
+        "400",
+        "--messages",
+        "100",
+        "--duration",
+        "2s",
+        "--drain",
+        "1s",
+    ])
+    .await;
+    let Report::Storm(runs) = &report else {
+        panic!("expected a storm report, got {report:?}");
+    };
+    let run = &runs[0];
+    assert_eq!(run.sent, 100, "{run:?}");
+    assert_eq!(run.expected, 400, "{run:?}");
+    // Receivers 0 and 2 on the first server, 1 and 3 on the second.
+    assert_eq!(run.received, 200, "{run:?}");
+    assert_eq!(run.errors, 0, "{run:?}");
+}
+
 /// The same storm against another server, if it is running here.
 async fn tiny_storm_against(name: &str, flag: &str, addr: &str) {
     if tokio::net::TcpStream::connect(addr).await.is_err() {
