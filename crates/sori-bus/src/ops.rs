@@ -12,7 +12,7 @@ use sori_protocol::pb::ErrorCode;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::inner::{Inner, Op};
-use crate::wire::{self, Entry, Envelope, Kind};
+use crate::wire::{self, Entry, Kind};
 use crate::{keys, presence, scripts};
 
 /// How often the limit events of this node are sent, in one message.
@@ -35,16 +35,25 @@ pub(crate) async fn run(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Op>) 
             }
             Op::Claim(entry) => {
                 let expires = presence::expiry(&inner);
+                let online = |announce: bool| {
+                    let mut envelope = inner.envelope(Kind::Online);
+                    envelope.announce = announce;
+                    envelope.entry = Some(entry.clone());
+                    wire::write_envelope(&envelope)
+                };
                 let res: redis::RedisResult<Option<Vec<u8>>> = claim
                     .key(keys::PRESENCE)
                     .key(keys::PRESENCE_EXPIRY)
                     .arg(username_key(entry.username()))
                     .arg(entry.to_value())
                     .arg(expires)
+                    .arg(keys::ALL)
+                    .arg(online(true))
+                    .arg(online(false))
                     .invoke_async(&mut conn)
                     .await;
                 match res {
-                    Ok(old) => claimed(&inner, entry, old.as_deref()),
+                    Ok(old) => replaced(&inner, &entry, old.as_deref()),
                     Err(err) => {
                         // The node's next refresh puts the entry in.
                         tracing::warn!(%err, "recording a login in redis failed");
@@ -52,26 +61,23 @@ pub(crate) async fn run(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Op>) 
                 }
             }
             Op::Release(entry) => {
+                let username = username_key(entry.username());
+                let value = entry.to_value();
+                let mut envelope = inner.envelope(Kind::Offline);
+                envelope.entry = Some(entry);
+                envelope.announce = true;
                 let res: redis::RedisResult<i64> = release
                     .key(keys::PRESENCE)
                     .key(keys::PRESENCE_EXPIRY)
-                    .arg(username_key(entry.username()))
-                    .arg(entry.to_value())
+                    .arg(username)
+                    .arg(value)
+                    .arg(keys::ALL)
+                    .arg(wire::write_envelope(&envelope))
                     .invoke_async(&mut conn)
                     .await;
-                match res {
-                    Ok(1) => {
-                        let mut envelope = inner.envelope(Kind::Offline);
-                        envelope.entry = Some(entry);
-                        envelope.announce = true;
-                        publish_all(&inner, &mut conn, &envelope).await;
-                    }
-                    // A newer login holds the name: nobody left.
-                    Ok(_) => {}
-                    Err(err) => {
-                        // The entry expires with the TTL instead.
-                        tracing::warn!(%err, "recording a logout in redis failed");
-                    }
+                if let Err(err) = res {
+                    // The entry expires with the TTL instead.
+                    tracing::warn!(%err, "recording a logout in redis failed");
                 }
             }
             Op::Flush(done) => {
@@ -81,37 +87,24 @@ pub(crate) async fn run(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Op>) 
     }
 }
 
-/// After a login claimed its name: the session it replaced, if on another
-/// node, is closed there; everyone learns where the user is now, and is
-/// told only if the user was not online before.
-fn claimed(inner: &Inner, entry: Entry, old: Option<&[u8]>) {
-    let old = old.and_then(Entry::from_value);
-    if let Some(old) = &old
-        && old.node != entry.node
-    {
-        let mut envelope = inner.envelope(Kind::Replace);
-        envelope.username = old.username().to_owned();
-        envelope.session = old.session;
-        envelope.frame = wire::frame_of(&Message::kicked(
-            ErrorCode::LoggedInElsewhere,
-            "this account logged in from another connection",
-        ));
-        inner.tell(&old.node, envelope);
+/// After a login claimed its name (the claim told every node where the
+/// user is now): the session it replaced, if on another node, is closed
+/// there.
+fn replaced(inner: &Inner, entry: &Entry, old: Option<&[u8]>) {
+    let Some(old) = old.and_then(Entry::from_value) else {
+        return;
+    };
+    if old.node == entry.node {
+        return;
     }
-    let mut envelope = inner.envelope(Kind::Online);
-    envelope.announce = old.is_none();
-    envelope.entry = Some(entry);
-    inner.tell_all(envelope);
-}
-
-async fn publish_all(inner: &Inner, conn: &mut redis::aio::ConnectionManager, envelope: &Envelope) {
-    let _ = inner;
-    let res: redis::RedisResult<i64> = conn
-        .publish(keys::ALL, wire::write_envelope(envelope))
-        .await;
-    if let Err(err) = res {
-        tracing::warn!(%err, "a presence notice was lost: redis did not take it");
-    }
+    let mut envelope = inner.envelope(Kind::Replace);
+    envelope.username = old.username().to_owned();
+    envelope.session = old.session;
+    envelope.frame = wire::frame_of(&Message::kicked(
+        ErrorCode::LoggedInElsewhere,
+        "this account logged in from another connection",
+    ));
+    inner.tell(&old.node, envelope);
 }
 
 /// Waits (a little) until everything queued so far was sent: at shutdown,

@@ -37,16 +37,25 @@ return {seq, ts}
     )
 }
 
-/// A login claims its username: returns the entry it replaced (another
+/// A login claims its username and tells every node where the user is now,
+/// in the same step, so the notices of two racing logins arrive in the
+/// order Redis took the claims. Returns the entry it replaced (another
 /// session's, maybe on another node), or nil.
 ///
-/// KEYS: presence, expiry. ARGV: username key, entry, expires at (ms).
+/// KEYS: presence, expiry. ARGV: username key, entry, expires at (ms),
+/// channel, the Online notice to send if nobody held the name (announced),
+/// the one to send if somebody did (not announced: the user never left).
 pub(crate) fn claim() -> Script {
     Script::new(
         r"
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+if old then
+  redis.call('PUBLISH', ARGV[4], ARGV[6])
+else
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
+end
 return old
 ",
     )
@@ -54,9 +63,10 @@ return old
 
 /// A logout gives its username back, unless a newer login holds it now
 /// (entries are told apart by their `"<node> <session> "` prefix, not by
-/// the display name they carry). Returns 1 if it was released.
+/// the display name they carry), and then sends the Offline notice in the
+/// same step. Returns 1 if it was released.
 ///
-/// KEYS: presence, expiry. ARGV: username key, entry.
+/// KEYS: presence, expiry. ARGV: username key, entry, channel, notice.
 pub(crate) fn release() -> Script {
     Script::new(
         r"
@@ -64,6 +74,7 @@ local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur and string.match(cur, '^%S+ %S+ ') == string.match(ARGV[2], '^%S+ %S+ ') then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
   return 1
 end
 return 0
