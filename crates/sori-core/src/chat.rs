@@ -14,7 +14,7 @@ use crate::event::Event;
 use crate::history::{Pending, Persister};
 use crate::node::{Caller, Core};
 use crate::refusal::{Refusal, check_text};
-use crate::room::{NeedReservation, Room};
+use crate::room::{NeedReservation, Room, RoomState};
 
 /// Where a chat message stands after [`Core::chat`].
 #[derive(Debug)]
@@ -51,6 +51,10 @@ impl Core {
         check_text(&text, self.settings.max_text_len)?;
         check_muted(caller)?;
         let room = self.room(room_name)?;
+        if self.bus.numbers_remotely() {
+            // Every message waits for the cluster's bus to number it.
+            return Ok(ChatStep::Wait(text));
+        }
         match self.post(caller, &room, text)? {
             Posted::Sent => Ok(ChatStep::Sent),
             Posted::Reserve(text, _) => Ok(ChatStep::Wait(text)),
@@ -91,19 +95,7 @@ impl Core {
     fn post(&self, caller: &Caller<'_>, room: &Arc<Room>, text: String) -> Result<Posted, Refusal> {
         let tail_len = self.settings.rooms.tail_len;
         let mut state = room.lock();
-        if state.deleted {
-            // Deleted between the lookup by name and this lock.
-            return Err(Refusal::new(
-                ErrorCode::NoSuchRoom,
-                format!("no room named {:?}", room.name),
-            ));
-        }
-        if state.role_of(caller.account_id, room.is_lobby()).is_none() {
-            return Err(not_in_room(room));
-        }
-        if self.bus.numbers_remotely() {
-            return Ok(Posted::Reserve(text, NeedReservation { up_to: 0 }));
-        }
+        may_post(caller, room, &state)?;
         if state.next_number_would_wait() {
             let need = NeedReservation {
                 up_to: state.last_seq() + crate::room::SEQ_BLOCK,
@@ -165,15 +157,7 @@ impl Core {
         for _ in 0..4 {
             let (ceiling, floor) = {
                 let state = room.lock();
-                if state.deleted {
-                    return Err(Refusal::new(
-                        ErrorCode::NoSuchRoom,
-                        format!("no room named {:?}", room.name),
-                    ));
-                }
-                if state.role_of(caller.account_id, room.is_lobby()).is_none() {
-                    return Err(not_in_room(room));
-                }
+                may_post(caller, room, &state)?;
                 (state.reserved(), state.last_seq())
             };
             let msg = pb::ChatMessage {
@@ -308,4 +292,19 @@ fn submit(
             "the server is shutting down",
         ))
     }
+}
+
+/// Whether `caller` may post in `room` now (its locked state): the room was
+/// not deleted since it was looked up by name, and the caller is a member.
+fn may_post(caller: &Caller<'_>, room: &Room, state: &RoomState) -> Result<(), Refusal> {
+    if state.deleted {
+        return Err(Refusal::new(
+            ErrorCode::NoSuchRoom,
+            format!("no room named {:?}", room.name),
+        ));
+    }
+    if state.role_of(caller.account_id, room.is_lobby()).is_none() {
+        return Err(not_in_room(room));
+    }
+    Ok(())
 }
