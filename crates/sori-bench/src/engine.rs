@@ -6,11 +6,12 @@
 //! recorder: the receivers of a run (or of one worker process), or the
 //! senders of one storm step.
 
+use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::AsRawFd;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -87,6 +88,30 @@ pub struct SendPlan {
     pub payload_len: usize,
 }
 
+/// How connections leave when told to ([`Group::leave`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Leave {
+    /// Reset at once: SO_LINGER 0, then close, so the server sees an RST.
+    #[default]
+    Abrupt,
+    /// Say goodbye (Sori: Logout; Redis: QUIT; NATS has none), wait for the
+    /// server to close, then close.
+    Logout,
+    /// Plain close (FIN).
+    Close,
+}
+
+impl fmt::Display for Leave {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Leave::Abrupt => "abrupt",
+            Leave::Logout => "logout",
+            Leave::Close => "close",
+        })
+    }
+}
+
 /// Connections in this process sharing one [`Recorder`].
 #[derive(Debug)]
 pub struct Group {
@@ -98,6 +123,8 @@ pub struct Group {
     pub senders_done: Arc<AtomicU64>,
     go: CancellationToken,
     cancel: CancellationToken,
+    leave: CancellationToken,
+    leave_how: Arc<OnceLock<Leave>>,
     tasks: TaskTracker,
     handshakes: Arc<Semaphore>,
 }
@@ -111,6 +138,8 @@ impl Group {
             senders_done: Arc::default(),
             go: CancellationToken::new(),
             cancel: CancellationToken::new(),
+            leave: CancellationToken::new(),
+            leave_how: Arc::default(),
             tasks: TaskTracker::new(),
             handshakes: Arc::new(Semaphore::new(opts.connect_concurrency.max(1))),
         }
@@ -143,6 +172,8 @@ impl Group {
                 senders_done: Arc::clone(&self.senders_done),
                 go: self.go.clone(),
                 cancel: self.cancel.clone(),
+                leave: self.leave.clone(),
+                leave_how: Arc::clone(&self.leave_how),
             };
             let local = if target.any_loopback_source() {
                 opts.source_addr(conn_idx)
@@ -168,6 +199,14 @@ impl Group {
     /// Lets the senders start publishing.
     pub fn go(&self) {
         self.go.cancel();
+    }
+
+    /// Tells every connection to leave `how`, all at once, and returns
+    /// without waiting: watch `recorder.status().left`. Only the first call
+    /// counts.
+    pub fn leave(&self, how: Leave) {
+        let _ = self.leave_how.set(how);
+        self.leave.cancel();
     }
 
     /// Closes every connection and waits for their tasks.
@@ -231,6 +270,8 @@ struct Conn {
     senders_done: Arc<AtomicU64>,
     go: CancellationToken,
     cancel: CancellationToken,
+    leave: CancellationToken,
+    leave_how: Arc<OnceLock<Leave>>,
 }
 
 /// A sender's progress through its plan.
@@ -261,6 +302,12 @@ impl Conn {
             tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Ok(()),
+                _ = self.leave.cancelled() => {
+                    // Invariant: `Group::leave` sets the mode before it
+                    // cancels the token.
+                    let how = *self.leave_how.get().expect("leave mode set");
+                    return self.depart(stream, how, out, rbuf).await;
+                }
                 _ = self.go.cancelled(), if waiting_for_go => {
                     // Invariant: `waiting_for_go` implies a plan.
                     let plan = self.plan.expect("a sender has a plan");
@@ -304,6 +351,66 @@ impl Conn {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Conn {
+    /// Leaves `how`, counting the connection as left once it is closed.
+    async fn depart(
+        &mut self,
+        stream: TcpStream,
+        how: Leave,
+        mut out: BytesMut,
+        mut rbuf: BytesMut,
+    ) -> Result<(), String> {
+        match how {
+            Leave::Abrupt => {
+                stream
+                    .set_zero_linger()
+                    .map_err(|err| format!("leave: SO_LINGER: {err}"))?;
+            }
+            Leave::Close => {}
+            Leave::Logout => {
+                // No time limit of its own: a server slow to close is what
+                // the watch measures, and `Group::stop` ends the wait.
+                if self.codec.goodbye(&mut out) {
+                    tokio::select! {
+                        biased;
+                        _ = self.cancel.cancelled() => return Ok(()),
+                        res = say_goodbye(&stream, &mut out, &mut rbuf) => {
+                            res.map_err(|err| format!("logout: {err}"))?;
+                        }
+                    }
+                }
+            }
+        }
+        drop(stream);
+        self.recorder.add_left();
+        Ok(())
+    }
+}
+
+/// Writes `out` (a goodbye), then reads and discards whatever the server
+/// still sends until it closes the connection.
+async fn say_goodbye(
+    stream: &TcpStream,
+    out: &mut BytesMut,
+    rbuf: &mut BytesMut,
+) -> io::Result<()> {
+    while !out.is_empty() {
+        stream.writable().await?;
+        write_some(stream, out)?;
+    }
+    loop {
+        stream.readable().await?;
+        rbuf.clear();
+        rbuf.reserve(READ_CHUNK);
+        match stream.try_read_buf(rbuf) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(err) => return Err(err),
         }
     }
 }

@@ -30,7 +30,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::engine::EngineOptions;
+use crate::engine::{EngineOptions, Leave};
 use crate::report::Report;
 use crate::scenario::{Phase, Subject};
 use crate::server::{Probe, SpawnedServer};
@@ -102,7 +102,8 @@ pub enum Command {
         p99_ms: f64,
     },
     /// K idle logged-in sessions: connect rate and server memory per
-    /// session.
+    /// session; then they all leave at once and the server's memory is
+    /// watched until it settles.
     Connections {
         /// Sessions.
         #[arg(long, default_value_t = 1_000)]
@@ -110,6 +111,16 @@ pub enum Command {
         /// How long to hold them once all are ready and quiet.
         #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
         hold: Duration,
+        /// How the sessions leave, all at once (across worker processes
+        /// too).
+        #[arg(long, value_enum, default_value_t = Leave::Abrupt)]
+        leave: Leave,
+        /// After they leave, read the server's RSS every 100 ms for this
+        /// long, and report its peak, its value 1 s after and at the end, and
+        /// when it is back within 20% of the value before connecting. 0s:
+        /// no watching, the sessions are just closed.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        leave_watch: Duration,
     },
     /// Internal: a worker process holding receivers for its parent.
     #[command(hide = true)]
@@ -356,10 +367,21 @@ pub async fn run_scenario(
             }
             Report::Ramp(runs)
         }
-        Command::Connections { sessions, hold } => {
+        Command::Connections {
+            sessions,
+            hold,
+            leave,
+            leave_watch,
+        } => {
+            let config = scenario::connections::ConnectionsConfig {
+                sessions: *sessions,
+                hold: *hold,
+                leave: *leave,
+                leave_watch: *leave_watch,
+            };
             let mut runs = Vec::new();
             for subject in subjects {
-                runs.push(scenario::connections::run(subject, opts, *sessions, *hold).await?);
+                runs.push(scenario::connections::run(subject, opts, &config).await?);
             }
             Report::Connections(runs)
         }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::engine::{EngineOptions, Group};
+use crate::engine::{EngineOptions, Group, Leave};
 use crate::stats::{RecvSnapshot, Status};
 use crate::target::{Role, TargetSpec};
 
@@ -55,6 +55,11 @@ pub enum Request {
         /// Reset after taking it.
         reset: bool,
     },
+    /// Tell every receiver to leave, and answer at once.
+    Leave {
+        /// How.
+        how: Leave,
+    },
     /// Close everything and exit.
     Stop,
 }
@@ -68,6 +73,8 @@ pub enum Response {
     Status(Status),
     /// Answer to Snapshot.
     Snapshot(RecvSnapshot),
+    /// Answer to Leave: the receivers are leaving.
+    Leaving,
 }
 
 impl Pool {
@@ -162,6 +169,28 @@ impl Pool {
         }
     }
 
+    /// Tells every receiver, in every process, to leave `how`, all at
+    /// once; returns when all have been told, not when they are gone
+    /// (watch [`Status::left`]).
+    pub async fn leave(&mut self, how: Leave) -> anyhow::Result<()> {
+        match self {
+            Pool::Local(group) => group.leave(how),
+            Pool::Workers(workers) => {
+                // Every worker is told before any answer is awaited.
+                for worker in workers.iter_mut() {
+                    worker.send(&Request::Leave { how }).await?;
+                }
+                for worker in workers {
+                    match worker.receive().await? {
+                        Response::Leaving => {}
+                        other => bail!("worker answered Leave with {other:?}"),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Closes every receiver (and worker process).
     pub async fn stop(self) {
         match self {
@@ -189,6 +218,10 @@ impl Worker {
 
     async fn call(&mut self, request: &Request) -> anyhow::Result<Response> {
         self.send(request).await?;
+        self.receive().await
+    }
+
+    async fn receive(&mut self) -> anyhow::Result<Response> {
         let line = self
             .stdout
             .next_line()
@@ -239,6 +272,12 @@ pub async fn serve_worker() -> anyhow::Result<()> {
                     .map(|g| g.recorder.snapshot(reset))
                     .unwrap_or_default(),
             ),
+            Request::Leave { how } => {
+                if let Some(group) = &group {
+                    group.leave(how);
+                }
+                Response::Leaving
+            }
             Request::Stop => break,
         };
         let mut out = serde_json::to_vec(&response)?;

@@ -8,6 +8,10 @@ use serde::Serialize;
 
 use crate::target::TargetKind;
 
+pub mod connections;
+
+pub use connections::ConnectionsRun;
+
 /// Everything one invocation measured.
 #[derive(Debug, Serialize)]
 #[serde(tag = "scenario", content = "runs", rename_all = "kebab-case")]
@@ -128,31 +132,6 @@ pub struct BroadcastRun {
     pub server_fanout_ms: Option<f64>,
     /// Server CPU time spent on the broadcast.
     pub server_cpu_s: Option<f64>,
-}
-
-/// One `connections` run.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConnectionsRun {
-    /// The server.
-    pub target: TargetKind,
-    /// Sessions asked for.
-    pub sessions: u64,
-    /// Sessions logged in (subscribed).
-    pub ready: u64,
-    /// Connections that failed.
-    pub errors: u64,
-    /// The first failure's reason.
-    pub first_error: Option<String>,
-    /// Time until all were ready (or the timeout), s.
-    pub connect_s: f64,
-    /// Sessions ready per second.
-    pub connect_rate: f64,
-    /// Server RSS before connecting, bytes.
-    pub rss_before: Option<u64>,
-    /// Server RSS with every session open and idle, bytes.
-    pub rss_after: Option<u64>,
-    /// (after - before) / ready, bytes.
-    pub rss_per_session: Option<f64>,
 }
 
 /// One `ramp`: storm steps with more and more receivers.
@@ -383,36 +362,7 @@ impl fmt::Display for Report {
                 write!(f, "{table}")?;
                 first_errors(f, runs.iter().map(|run| (run.target, &run.first_error)))
             }
-            Report::Connections(runs) => {
-                let mut table = Table::new(
-                    std::iter::once("connections".to_owned())
-                        .chain(runs.iter().map(|run| run.target.to_string()))
-                        .collect(),
-                );
-                let mut row = |name: &str, cell: &dyn Fn(&ConnectionsRun) -> String| {
-                    table.row(
-                        std::iter::once(name.to_owned())
-                            .chain(runs.iter().map(cell))
-                            .collect(),
-                    );
-                };
-                row("sessions asked", &|run| run.sessions.to_string());
-                row("sessions ready", &|run| run.ready.to_string());
-                row("errors", &|run| run.errors.to_string());
-                row("connect s", &|run| format!("{:.1}", run.connect_s));
-                row("sessions/s", &|run| rate(run.connect_rate));
-                row("rss before MiB", &|run| {
-                    opt(run.rss_before.map(|b| b as f64 / 1048576.0), 1)
-                });
-                row("rss after MiB", &|run| {
-                    opt(run.rss_after.map(|b| b as f64 / 1048576.0), 1)
-                });
-                row("rss per session KiB", &|run| {
-                    opt(run.rss_per_session.map(|b| b / 1024.0), 2)
-                });
-                write!(f, "{table}")?;
-                first_errors(f, runs.iter().map(|run| (run.target, &run.first_error)))
-            }
+            Report::Connections(runs) => connections::write_table(f, runs),
             Report::Ramp(runs) => {
                 for run in runs {
                     writeln!(f, "{} ramp (p99 < {} ms):", run.target, run.p99_limit_ms)?;

@@ -66,7 +66,13 @@ impl SpawnedServer {
         // Ask the system for a free port, then hand it to the server.
         let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
         let metrics_addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        // The bench speaks TCP only, and the WebSocket listener's fixed
+        // default port may be taken by another server on this machine.
+        if !extra_args.iter().any(|arg| arg.starts_with("--ws-listen")) {
+            command.args(["--ws-listen", "off"]);
+        }
+        let child = command
             .arg("--listen")
             .arg(addr.to_string())
             .arg("--metrics-listen")

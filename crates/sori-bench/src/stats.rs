@@ -32,6 +32,7 @@ pub struct Recorder {
     first_ns: AtomicU64,
     last_ns: AtomicU64,
     ready: AtomicU64,
+    left: AtomicU64,
     errors: AtomicU64,
     first_error: Mutex<Option<String>>,
     hist: Mutex<Histogram<u64>>,
@@ -48,6 +49,10 @@ pub struct Status {
     pub bytes: u64,
     /// Connections that failed.
     pub errors: u64,
+    /// Connections closed by [`crate::engine::Group::leave`] (after a
+    /// logout: closed by the server, as it should).
+    #[serde(default)]
+    pub left: u64,
 }
 
 /// Everything a recorder counted since its last reset.
@@ -77,6 +82,7 @@ impl Default for Recorder {
             first_ns: AtomicU64::new(u64::MAX),
             last_ns: AtomicU64::new(0),
             ready: AtomicU64::new(0),
+            left: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             first_error: Mutex::new(None),
             hist: Mutex::new(new_histogram()),
@@ -114,6 +120,11 @@ impl Recorder {
         self.ready.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a connection that left as told.
+    pub fn add_left(&self) {
+        self.left.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts a failed connection, keeping the first reason.
     pub fn add_error(&self, reason: String) {
         self.errors.fetch_add(1, Ordering::Relaxed);
@@ -131,6 +142,7 @@ impl Recorder {
             received: self.received.load(Ordering::Relaxed),
             bytes: self.bytes.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
+            left: self.left.load(Ordering::Relaxed),
         }
     }
 
@@ -176,6 +188,7 @@ impl Status {
         self.received += other.received;
         self.bytes += other.bytes;
         self.errors += other.errors;
+        self.left += other.left;
     }
 }
 

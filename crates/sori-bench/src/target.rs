@@ -126,6 +126,14 @@ pub trait Codec: Send {
     fn parse(&mut self, buf: &mut BytesMut, parsed: &mut Parsed) -> Result<(), ProtocolError>;
     /// Appends one publish of `payload` to the target's room.
     fn encode_publish(&mut self, payload: &[u8], out: &mut BytesMut);
+    /// Appends what a client leaving gracefully writes before it closes,
+    /// and returns whether the server closes the connection after reading
+    /// it (the client then waits for that). The default: nothing to say,
+    /// the client just closes.
+    fn goodbye(&mut self, out: &mut BytesMut) -> bool {
+        let _ = out;
+        false
+    }
 }
 
 /// What [`Codec::parse`] found. The engine clears it after each read.

@@ -92,6 +92,12 @@ impl Codec for RedisCodec {
     fn encode_publish(&mut self, payload: &[u8], out: &mut BytesMut) {
         put_command(out, &[b"PUBLISH", self.channel.as_bytes(), payload]);
     }
+
+    /// QUIT: answered with +OK, then the server closes the connection.
+    fn goodbye(&mut self, out: &mut BytesMut) -> bool {
+        put_command(out, &[b"QUIT"]);
+        true
+    }
 }
 
 /// Appends a command as a RESP array of bulk strings.

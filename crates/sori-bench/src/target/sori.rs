@@ -24,6 +24,8 @@ pub(crate) const PASSWORD: &str = "sori-bench-password";
 const REGISTER_ID: u32 = 1;
 /// Request id of the pipelined Login.
 const LOGIN_ID: u32 = 2;
+/// Request id of the Logout a leaving connection sends.
+const LOGOUT_ID: u32 = 3;
 /// Publishes count up from here.
 const FIRST_CHAT_ID: u32 = 16;
 
@@ -124,6 +126,13 @@ impl Codec for SoriCodec {
         });
         sori_protocol::encode(self.next_id, &chat, out);
         self.next_id = self.next_id.wrapping_add(1).max(FIRST_CHAT_ID);
+    }
+
+    /// Logout: answered with Ok, then Kicked LOGGED_OUT, then the server
+    /// closes the connection (the engine reads those without parsing).
+    fn goodbye(&mut self, out: &mut BytesMut) -> bool {
+        sori_protocol::encode(LOGOUT_ID, &Message::Logout(pb::Logout {}), out);
+        true
     }
 }
 

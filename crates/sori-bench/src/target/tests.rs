@@ -300,3 +300,23 @@ fn spec_json_for_workers() {
     let json = serde_json::to_string(&spread).unwrap();
     assert_eq!(serde_json::from_str::<TargetSpec>(&json).unwrap(), spread);
 }
+
+/// What each target writes when a session logs out, and whether it then
+/// waits for the server to close.
+#[test]
+fn goodbye_bytes() {
+    let mut out = BytesMut::new();
+    let mut sori = Sori::new("", "bench").codec(3, Role::Receiver);
+    assert!(sori.goodbye(&mut out));
+    assert_eq!(&out[..], &frame(3, Message::Logout(pb::Logout {}))[..]);
+
+    out.clear();
+    let mut redis = Redis::new("").codec(0, Role::Receiver);
+    assert!(redis.goodbye(&mut out));
+    assert_eq!(&out[..], &b"*1\r\n$4\r\nQUIT\r\n"[..]);
+
+    out.clear();
+    let mut nats = Nats::new("").codec(0, Role::Receiver);
+    assert!(!nats.goodbye(&mut out));
+    assert!(out.is_empty());
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use sori_bench::engine::EngineOptions;
+use sori_bench::engine::{EngineOptions, Leave};
 use sori_bench::report::Report;
 use sori_bench::{Cli, run_scenario, subjects};
 use sori_core::config::HashCost;
@@ -208,4 +208,62 @@ async fn chat_mix_with_rooms_against_sori() {
     }
     assert!(run.deliveries > 0, "{report}");
     assert!(run.rejoins > 0, "{report}");
+}
+
+/// `connections` against Sori: every session leaves as told (after a
+/// Logout, the server closes each), and the server's memory is sampled
+/// while they do; `--leave-watch 0s` leaves the old report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_leave_and_watch_against_sori() {
+    let (addr, _stop) = start_sori().await;
+    let addr = addr.to_string();
+    for (how, leave) in [("logout", Leave::Logout), ("abrupt", Leave::Abrupt)] {
+        let report = bench(&[
+            "--sori-addr",
+            &addr,
+            "--user-prefix",
+            how,
+            "connections",
+            "--sessions",
+            "20",
+            "--hold",
+            "0s",
+            "--leave",
+            how,
+            "--leave-watch",
+            "1500ms",
+        ])
+        .await;
+        let Report::Connections(runs) = &report else {
+            panic!("expected a connections report, got {report:?}");
+        };
+        let run = &runs[0];
+        assert_eq!(run.ready, 20, "{report}");
+        let leaving = run.leave.as_ref().expect("watched");
+        assert_eq!(leaving.leave, leave, "{report}");
+        assert_eq!(leaving.left, 20, "{report}");
+        assert_eq!(leaving.leave_errors, 0, "{report}");
+        assert!(leaving.all_left_s.is_some(), "{report}");
+        // The server is this process: its memory is readable.
+        assert_eq!(leaving.leave_rss.len(), 15, "{report}");
+        assert!(leaving.rss.rss_after_leave_1s.is_some(), "{report}");
+    }
+
+    let report = bench(&[
+        "--sori-addr",
+        &addr,
+        "connections",
+        "--sessions",
+        "5",
+        "--hold",
+        "0s",
+        "--leave-watch",
+        "0s",
+    ])
+    .await;
+    let Report::Connections(runs) = &report else {
+        panic!("expected a connections report, got {report:?}");
+    };
+    assert_eq!(runs[0].ready, 5, "{report}");
+    assert!(runs[0].leave.is_none(), "{report}");
 }
