@@ -32,6 +32,7 @@ mod message;
 mod room;
 #[cfg(test)]
 mod tests;
+mod token;
 
 /// An [`AccountStore`](crate::AccountStore), [`RoomStore`](crate::RoomStore),
 /// [`MessageStore`](crate::MessageStore),

@@ -91,6 +91,12 @@ pub trait TokenStore: Send + Sync + 'static {
     /// or not.
     async fn revoke_token(&self, hash: &TokenHash) -> Result<bool, StoreError>;
 
+    /// Deletes the tokens with these hashes (the logouts that queued up
+    /// while the last batch was written) in one transaction: all of them or,
+    /// on an error, none. Returns how many were deleted; a hash with no
+    /// token counts nothing, and a hash listed twice counts once.
+    async fn revoke_token_hashes(&self, hashes: &[TokenHash]) -> Result<u64, StoreError>;
+
     /// Deletes every token of an account (a ban, a password change, an
     /// admin's revocation) and returns how many there were, expired ones
     /// included.

@@ -1,5 +1,10 @@
 //! [`TokenStore`](crate::TokenStore) for both backends: session tokens, by
-//! their hashes. The statements are the same on SQLite and PostgreSQL.
+//! their hashes. The statements are the same on SQLite and PostgreSQL but
+//! for the batch revocation, which each backend writes as an inherent
+//! method (`sqlite::token`, `postgres::token`):
+//!
+//! - `async fn delete_token_hashes(&self, &[TokenHash]) -> Result<u64,
+//!   StoreError>`: deletes them in one transaction, returning how many.
 
 /// Implements [`TokenStore`](crate::TokenStore) for a store type with a
 /// `pool` field. A macro rather than functions generic over sqlx's
@@ -68,6 +73,16 @@ macro_rules! token_store {
                         .await
                         .map_err(backend)?;
                     Ok(res.rows_affected() > 0)
+                }
+
+                async fn revoke_token_hashes(
+                    &self,
+                    hashes: &[TokenHash],
+                ) -> Result<u64, StoreError> {
+                    if hashes.is_empty() {
+                        return Ok(0);
+                    }
+                    self.delete_token_hashes(hashes).await
                 }
 
                 async fn revoke_tokens(&self, account: AccountId) -> Result<u64, StoreError> {

@@ -1,8 +1,6 @@
 //! [`MessageStore`](crate::MessageStore) for [`SqliteStore`]: what differs from
 //! PostgreSQL, under the statements both share (`sql::message`).
 
-use std::fmt::Write as _;
-
 use sqlx::SqliteConnection;
 
 use super::SqliteStore;
@@ -43,7 +41,7 @@ impl SqliteStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let mut rest = rows.as_slice();
         while !rest.is_empty() {
-            let (chunk, after) = rest.split_at(chunk_len(rest.len()));
+            let (chunk, after) = rest.split_at(super::chunk_len(rest.len(), MAX_CHUNK_ROWS));
             rest = after;
             let sql = insert_messages_sql(chunk.len());
             let mut query = sqlx::query(&sql);
@@ -89,21 +87,15 @@ impl SqliteStore {
 /// (65,535).
 const MAX_CHUNK_ROWS: usize = 128;
 
-/// How many of `n_left` rows the next INSERT writes: full chunks, then the
-/// rest in falling powers of two. Every statement text is then one of eight,
-/// so sqlx's per-connection statement cache prepares each once, where an
-/// exact-length remainder would prepare up to 127 different statements.
-fn chunk_len(n_left: usize) -> usize {
-    if n_left >= MAX_CHUNK_ROWS {
-        MAX_CHUNK_ROWS
-    } else {
-        // The highest power of two not above `n_left` (which is at least 1).
-        1 << n_left.ilog2()
-    }
-}
-
-/// `INSERT INTO messages (...) VALUES ($1, ..., $7), ($8, ...), ...` for
+/// `INSERT INTO messages (...) VALUES (?, ..., ?), (?, ...), ...` for
 /// `n_rows` rows.
+///
+/// Anonymous `?` parameters, not `$1`..`$896`: sqlx asks SQLite for each
+/// parameter's name to place its argument, and SQLite finds a numbered
+/// parameter's name by walking the statement's list of names, so a
+/// 128-row INSERT spent ~400k steps on names alone (2–3% of the server's
+/// CPU at 1.6 M deliveries/s). An anonymous parameter has no name to walk
+/// to, and its argument is simply the next one.
 fn insert_messages_sql(n_rows: usize) -> String {
     const N_COLUMNS: usize = 7;
     let mut sql = String::with_capacity(120 + n_rows * 40);
@@ -121,9 +113,7 @@ fn insert_messages_sql(n_rows: usize) -> String {
             if column_idx > 0 {
                 sql.push_str(", ");
             }
-            let param = row_idx * N_COLUMNS + column_idx + 1;
-            // Writing to a String cannot fail.
-            let _ = write!(sql, "${param}");
+            sql.push('?');
         }
         sql.push(')');
     }

@@ -10,6 +10,8 @@ store_tests!(
     the_table_holds_the_hash_never_the_token,
     a_token_expires_at_its_expiry_not_a_millisecond_later,
     revoke_one_leaves_the_others,
+    revoke_a_batch_in_one_go,
+    revoke_a_batch_larger_than_a_statement,
     revoke_all_of_one_account,
     delete_expired_keeps_the_valid,
     a_token_needs_its_account_and_goes_with_it,
@@ -115,6 +117,58 @@ async fn revoke_one_leaves_the_others(db: TestDb) {
     );
     assert_eq!(owner(&store, &tab_a, NOW).await, None);
     assert_eq!(owner(&store, &tab_b, NOW).await, Some(alice.id));
+}
+
+async fn revoke_a_batch_in_one_go(db: TestDb) {
+    let store = db.open().await;
+    let alice = register(&store, "alice").await;
+    let bob = register(&store, "bob").await;
+    let alice_1 = token(&store, alice.id, NOW + DAY_MS).await;
+    let alice_2 = token(&store, alice.id, NOW + DAY_MS).await;
+    let expired = token(&store, bob.id, NOW - 1).await;
+    let kept = token(&store, bob.id, NOW + DAY_MS).await;
+    let unknown = TokenHash::of("never stored");
+
+    assert_eq!(store.revoke_token_hashes(&[]).await.unwrap(), 0);
+    let batch = [
+        alice_1.hash,
+        unknown,
+        alice_2.hash,
+        expired.hash,
+        alice_1.hash,
+    ];
+    assert_eq!(
+        store.revoke_token_hashes(&batch).await.unwrap(),
+        3,
+        "an unknown hash counts nothing, a repeated one once, an expired one counts"
+    );
+    for gone in [&alice_1, &alice_2, &expired] {
+        assert_eq!(owner(&store, gone, NOW - DAY_MS).await, None);
+    }
+    assert_eq!(owner(&store, &kept, NOW).await, Some(bob.id));
+    assert_eq!(store.revoke_token_hashes(&batch).await.unwrap(), 0);
+}
+
+async fn revoke_a_batch_larger_than_a_statement(db: TestDb) {
+    // 1000 = 7 × 128 + 64 + 32 + 8: on SQLite, full chunks and every
+    // shorter statement text but a few, all in one transaction.
+    let store = db.open().await;
+    let alice = register(&store, "alice").await;
+    let mut tokens = Vec::new();
+    for _ in 0..1001 {
+        tokens.push(token(&store, alice.id, NOW + DAY_MS).await);
+    }
+    let kept = tokens.pop().expect("1001 made");
+    let hashes: Vec<TokenHash> = tokens.iter().map(|new| new.hash).collect();
+    assert_eq!(store.revoke_token_hashes(&hashes).await.unwrap(), 1000);
+    let left: i64 = with_pool!(store, |pool| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM session_tokens")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(left, 1);
+    assert_eq!(owner(&store, &kept, NOW).await, Some(alice.id));
 }
 
 async fn revoke_all_of_one_account(db: TestDb) {
