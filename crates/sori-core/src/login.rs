@@ -19,9 +19,11 @@ use sori_store::{Account, AccountId, NewToken, TokenHash};
 use crate::clock::now_ms;
 use crate::event::Event;
 use crate::moderation::banned_error;
-use crate::node::{Core, Session};
+use crate::node::{Core, Outcome, Session};
 use crate::peer::Peer;
 use crate::refusal::Refusal;
+
+pub(crate) mod revoker;
 
 /// Expired tokens are deleted by a login at most this often: an hour.
 pub(crate) const TOKEN_SWEEP_MS: i64 = 60 * 60 * 1000;
@@ -199,13 +201,56 @@ impl Core {
         Ok(answer)
     }
 
-    /// Revokes the token this session logged in with or was given: the
-    /// session's Logout, so a stored copy of it logs nobody in again.
-    pub async fn revoke_session_token(&self, session: &Session) -> Result<(), Refusal> {
-        if let Some(hash) = &session.token {
-            self.store.revoke_token(hash).await?;
+    /// A session's Logout (request `request_id`): revokes the token this
+    /// session logged in with or was given, so a stored copy of it logs
+    /// nobody in again, then ends the session.
+    ///
+    /// Nothing waits: the revoker writes the logouts that queue up
+    /// meanwhile in one transaction (many at once share one fsync) and
+    /// then queues each session's Ok and its end (a Kicked LOGGED_OUT),
+    /// or an INTERNAL refusal if the write failed; the answer is
+    /// [`Outcome::Sent`]. A session waiting for its Logout so costs a
+    /// queue entry, not its request's state and read buffer, and 19,000 of
+    /// them logging out at once stay as small as they were idle.
+    /// [`Outcome::Logout`] (answer Ok and end the session at once) when
+    /// there is no token to revoke, or once the revoker is closed and the
+    /// token was revoked here.
+    pub async fn logout_request(
+        &self,
+        peer: &Arc<Peer>,
+        session: &Session,
+        request_id: u32,
+    ) -> Result<Outcome, Refusal> {
+        let Some(hash) = session.token else {
+            return Ok(Outcome::Logout);
+        };
+        if self.revoker.logout(hash, peer.clone(), request_id) {
+            return Ok(Outcome::Closing);
         }
-        Ok(())
+        // Closed (the node is shutting down): revoke it alone.
+        self.store.revoke_token(&hash).await?;
+        Ok(Outcome::Logout)
+    }
+
+    /// Revokes the token this session logged in with or was given, so a
+    /// stored copy of it logs nobody in again. `Ok` once it is revoked on
+    /// disk. It shares the revoker's transactions with the Logouts; what
+    /// waits here is a oneshot receiver.
+    pub async fn revoke_session_token(&self, session: &Session) -> Result<(), Refusal> {
+        let Some(hash) = session.token else {
+            return Ok(());
+        };
+        let Some(answer) = self.revoker.submit(hash) else {
+            // Closed (the node is shutting down): revoke it alone.
+            self.store.revoke_token(&hash).await?;
+            return Ok(());
+        };
+        match answer.await {
+            Ok(true) => Ok(()),
+            // The write failed (the revoker logged why), or the revoker
+            // ended without answering.
+            Ok(false) | Err(_) => Err(revoker::not_revoked()),
+        }
     }
 
     /// Revokes every session token of an account: its clients must log in

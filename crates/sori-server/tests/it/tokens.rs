@@ -179,6 +179,46 @@ async fn logout_revokes_that_sessions_token_only() {
 }
 
 #[tokio::test]
+async fn many_logouts_at_once_each_revoke_their_token() {
+    // Logouts that arrive together share the revoker's transactions; each
+    // is still answered Ok only once its own token is gone.
+    const N_SESSIONS: usize = 64;
+    let server = support::start(config()).await;
+    let mut sessions = Vec::new();
+    for idx in 0..N_SESSIONS {
+        let name = format!("user{idx}");
+        let (client, ok) = password_login(&server, &name).await;
+        sessions.push((name, client, ok.session_token));
+    }
+    let mut logouts = tokio::task::JoinSet::new();
+    for (name, client, token) in sessions {
+        logouts.spawn(async move {
+            let res = client.logout().await;
+            (name, token, res)
+        });
+    }
+    let mut revoked = Vec::new();
+    while let Some(joined) = logouts.join_next().await {
+        let (name, token, res) = joined.expect("a logout task does not panic");
+        res.unwrap_or_else(|err| panic!("{name}'s Logout: {err:?}"));
+        revoked.push((name, token));
+    }
+    assert_eq!(revoked.len(), N_SESSIONS);
+    for (name, token) in &revoked {
+        assert_eq!(
+            token_code(&server, name, token).await,
+            ErrorCode::TokenInvalid,
+            "{name}'s token"
+        );
+    }
+    // The password still logs in, with a new token.
+    let (again, _events) = server.connect().await;
+    let ok = again.login("user0", PASSWORD).await.unwrap();
+    assert_ne!(ok.session_token, revoked[0].1);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_ban_revokes_every_token_of_the_account() {
     let server = support::start(config()).await;
     let (boss, _) = password_login(&server, "boss").await;
@@ -500,5 +540,56 @@ async fn a_client_session_reconnects_with_its_token_not_its_password() {
             .await
             .map(|_| ());
     assert_eq!(server_code(refused), ErrorCode::TokenInvalid);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn nothing_sent_after_a_logout_is_answered() {
+    // A Logout holds back every later frame of its session, as any request
+    // that waits for the store does, and the session ends with it: a Ping
+    // sent right behind it gets no Pong.
+    let server = support::start(config()).await;
+    let (first, _) = password_login(&server, "carol").await;
+    first.close();
+    let mut conn = server.raw().await;
+    let login = Message::Login(pb::Login {
+        username: "carol".into(),
+        password: PASSWORD.into(),
+        token: String::new(),
+    });
+    conn.write_frame(1, &login).await.unwrap();
+    loop {
+        match support::read_raw(&mut conn).await {
+            Some(frame) if frame.request_id == 1 => {
+                assert!(matches!(frame.message, Message::LoginOk(_)), "{frame:?}");
+                break;
+            }
+            Some(_) => {}
+            None => panic!("closed during login"),
+        }
+    }
+    conn.write_frame(2, &Message::Logout(pb::Logout {}))
+        .await
+        .unwrap();
+    conn.write_frame(3, &Message::Ping(pb::Ping { nonce: 7 }))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while let Some(frame) = support::read_raw(&mut conn).await {
+        seen.push(frame);
+    }
+    assert!(
+        seen.iter()
+            .any(|f| f.request_id == 2 && matches!(f.message, Message::Ok(_))),
+        "{seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|f| matches!(f.message, Message::Pong(_))),
+        "a frame after the Logout was answered: {seen:?}"
+    );
+    match &seen.last().map(|f| &f.message) {
+        Some(Message::Kicked(kicked)) => assert_eq!(kicked.code, ErrorCode::LoggedOut as i32),
+        other => panic!("the session did not end with Kicked LOGGED_OUT: {other:?}"),
+    }
     server.stop().await.unwrap();
 }
