@@ -187,9 +187,23 @@ pub trait Bus: Send + Sync + 'static {
     /// Ends every session from an address in `net` (IP bans).
     fn close_net(&self, here: &dyn Directory, net: IpNet, last: &Event);
 
-    /// Tells everyone that a user came online or went offline (UserJoined,
-    /// UserLeft), with the lobby's lock held.
-    fn presence(&self, lobby: &RoomState, event: Event);
+    /// No longer called: presence notices (UserJoined, UserLeft) reach a
+    /// node's lobby through its presence batch (`presence.rs`), queued by
+    /// the hub or, when the bus [relays them](Bus::relays_presence), by
+    /// [`Core::presence_notice`](crate::Core::presence_notice). Kept, with
+    /// a default that does nothing, until no bus implements it.
+    fn presence(&self, lobby: &RoomState, event: Event) {
+        let _ = (lobby, event);
+    }
+
+    /// Whether this node's own logins and logouts come back to it through
+    /// [`Core::presence_notice`](crate::Core::presence_notice) with every
+    /// other node's (the default: a cluster bus, where only the bus knows
+    /// whether a login replaced one on another node). The single node's
+    /// bus says no, and the hub queues its notices itself.
+    fn relays_presence(&self) -> bool {
+        true
+    }
 
     /// Every user online, sorted by username.
     fn online_users(&self, here: &dyn Directory) -> Vec<UserInfo>;
@@ -321,8 +335,8 @@ impl Bus for LocalBus {
         }
     }
 
-    fn presence(&self, lobby: &RoomState, event: Event) {
-        lobby.push_all(&event, None);
+    fn relays_presence(&self) -> bool {
+        false
     }
 
     fn online_users(&self, here: &dyn Directory) -> Vec<UserInfo> {

@@ -5,7 +5,8 @@
 //! under the room's lock, which is what gives every member the same order:
 //! the sequence number is assigned and the frame pushed to every member's
 //! queue in one critical section. Pushes never wait (see `outbox`), so the
-//! lock is held for a bounded, short time.
+//! lock is held for a bounded, short time. Presence notices wait in the
+//! node's batch (`presence`), whose lock comes after the lobby's.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -18,6 +19,7 @@ use crate::bus::{Bus, Directory, Presence};
 use crate::config::DuplicateLogin;
 use crate::event::Event;
 use crate::peer::{Link, Peer};
+use crate::presence::PresenceBatch;
 use crate::refusal::Refusal;
 use crate::registry::Registry;
 use crate::room::Room;
@@ -39,6 +41,8 @@ pub struct Hub {
     duplicate_login: DuplicateLogin,
     /// Presence notices go out only while at most this many are online.
     presence_limit: usize,
+    /// The lobby's presence notices waiting for the end of their window.
+    pub(crate) presence: Arc<PresenceBatch>,
 }
 
 /// A logged-in user's entry.
@@ -74,6 +78,7 @@ impl Hub {
             by_name.insert(room_key(&room.name), room);
         }
         let by_id = by_name.values().map(|r| (r.id, r.clone())).collect();
+        let presence = Arc::new(PresenceBatch::new(lobby.clone()));
         Hub {
             registry: Mutex::new(Registry::default()),
             users: Mutex::new(HashMap::new()),
@@ -83,6 +88,7 @@ impl Hub {
             lobby,
             duplicate_login,
             presence_limit,
+            presence,
         }
     }
 
@@ -167,15 +173,17 @@ impl Hub {
                     );
                     bus.replace(&old.peer, &Event::push(kicked));
                 }
-                None if lobby.n_online() < self.presence_limit => {
+                None if lobby.n_online() < self.presence_limit && !bus.relays_presence() => {
                     let joined = Message::UserJoined(pb::UserJoined {
                         user: Some(UserInfo::clone(&user)),
                     });
-                    bus.presence(&lobby, Event::push(joined));
+                    self.presence.queue(&lobby, joined);
                 }
                 None => {}
             }
             lobby.attach(peer.clone(), account_id);
+            // Its own notice, and any still waiting, are not for it.
+            self.presence.attached(&lobby, peer.id);
             // Read under the lock that attached the session: every lobby
             // message after this last_seq reaches it live.
             infos.push(self.lobby.info(&lobby));
@@ -211,17 +219,32 @@ impl Hub {
         if users.get(&key).is_some_and(|online| online.peer.id == id) {
             // Invariant: the entry was just seen.
             let online = users.remove(&key).expect("entry present");
+            if crate::room::mostly_empty(users.len(), users.capacity()) {
+                // The table grew for a crowd that has left: give it back.
+                let keep = users.len() * 2;
+                users.shrink_to(keep);
+            }
             bus.logged_out(&Presence {
                 session: id,
                 account_id,
                 user: online.user.clone(),
             });
-            if lobby.n_online() < self.presence_limit {
+            if lobby.n_online() < self.presence_limit && !bus.relays_presence() {
                 let left = Message::UserLeft(pb::UserLeft {
                     user: Some(Arc::unwrap_or_clone(online.user)),
                 });
-                bus.presence(&lobby, Event::push(left));
+                self.presence.queue(&lobby, left);
             }
+        }
+    }
+
+    /// Queues a presence notice another node sent for this node's lobby,
+    /// while fewer than `presence_limit` are online: here, or `online` in
+    /// the whole cluster, whichever is more.
+    pub(crate) fn relayed_presence(&self, notice: Message, online: usize) {
+        let lobby = self.lobby.lock();
+        if lobby.n_online().max(online) < self.presence_limit {
+            self.presence.queue(&lobby, notice);
         }
     }
 

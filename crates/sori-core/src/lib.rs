@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod moderation;
 mod node;
 pub mod peer;
+pub mod presence;
 pub mod refusal;
 mod registry;
 mod remote;

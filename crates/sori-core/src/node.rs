@@ -17,6 +17,7 @@ use crate::event::Event;
 use crate::history::Persister;
 use crate::hub::Hub;
 use crate::ip_bans::IpBans;
+use crate::login::revoker::Revoker;
 use crate::metrics::Metrics;
 use crate::peer::Peer;
 use crate::refusal::Refusal;
@@ -51,6 +52,12 @@ pub struct Core {
     pub(crate) persister: Option<Persister>,
     /// The persister's task, until `close`.
     pub(crate) persister_task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Revokes the session tokens of logouts, many per transaction.
+    pub(crate) revoker: Revoker,
+    /// The revoker's task, until `close`.
+    revoker_task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// The presence batch's flusher (`presence.rs`), until `close`.
+    presence_task: std::sync::Mutex<Option<JoinHandle<()>>>,
     /// When expired session tokens were last deleted (ms since the epoch);
     /// logins sweep them at most once per `login::TOKEN_SWEEP_MS`.
     pub(crate) last_token_sweep_ms: std::sync::atomic::AtomicI64,
@@ -111,16 +118,21 @@ impl<'a> Caller<'a> {
 pub enum Outcome {
     /// Answer with this message.
     Reply(Message),
-    /// The answer was already queued (in order with a broadcast, or later
-    /// by the persister once the message is on disk).
+    /// The answer was already queued (in order with a broadcast), or will
+    /// be later (by the persister once the message is on disk, by the
+    /// revoker once a Logout's token is revoked).
     Sent,
     /// Answer Ok, then close the session.
     Logout,
+    /// The answer comes later, and the session closes after it: read
+    /// nothing more meanwhile (a Logout: the revoker answers Ok and closes
+    /// the session once the token is revoked on disk).
+    Closing,
 }
 
 impl Core {
     /// Loads the rooms and bans from `store` (creating the lobby on first
-    /// run) and starts the persister.
+    /// run) and starts the persister and the presence batch's flusher.
     pub async fn open(
         settings: Settings,
         store: Arc<dyn Store>,
@@ -142,13 +154,16 @@ impl Core {
         } else {
             (None, None)
         };
+        let (revoker, revoker_task) = Revoker::start(store.clone());
+        let hub = Hub::new(
+            lobby,
+            rooms,
+            settings.duplicate_login,
+            settings.presence_limit,
+        );
+        let presence_task = hub.presence.start();
         Ok(Core {
-            hub: Hub::new(
-                lobby,
-                rooms,
-                settings.duplicate_login,
-                settings.presence_limit,
-            ),
+            hub,
             bus,
             ip_bans,
             metrics,
@@ -156,16 +171,47 @@ impl Core {
             store,
             persister,
             persister_task: std::sync::Mutex::new(task),
+            revoker,
+            revoker_task: std::sync::Mutex::new(Some(revoker_task)),
+            presence_task: std::sync::Mutex::new(Some(presence_task)),
             // The first login sweeps.
             last_token_sweep_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
             settings,
         })
     }
 
-    /// After the last session ended: writes what is left of the history
-    /// (within `grace`), then records each room's last number, so a clean
-    /// restart continues where this run stopped.
+    /// After the last session ended: delivers the presence notices still
+    /// waiting, writes what is left of the history (within `grace`), then
+    /// records each room's last number, so a clean restart continues where
+    /// this run stopped.
     pub async fn close(&self, grace: Duration) {
+        // The flusher delivers what waits (to whoever is still in the
+        // lobby) within one window, then ends.
+        self.hub.presence.close();
+        let presence_task = self
+            .presence_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = presence_task {
+            let _ = tokio::time::timeout(grace, task).await;
+        }
+        // Logouts still waiting get their answers (none wait once the
+        // last session ended; this only ends the task).
+        self.revoker.close();
+        let revoker_task = self
+            .revoker_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = revoker_task
+            && tokio::time::timeout(grace, task).await.is_err()
+        {
+            tracing::warn!(
+                ?grace,
+                "logouts were not all revoked within the shutdown grace"
+            );
+        }
         if let Some(persister) = &self.persister {
             persister.close();
         }

@@ -8,7 +8,6 @@ use sori_protocol::{Message, pb};
 use sori_store::RoomId;
 
 use crate::checks::wire_message;
-use crate::event::Event;
 use crate::ip_bans::IpBans;
 use crate::metrics::Probe;
 use crate::node::Core;
@@ -103,16 +102,12 @@ impl Core {
             .collect())
     }
 
-    /// Pushes a presence notice (UserJoined, UserLeft) from the cluster to
-    /// this node's lobby, while at most `presence_limit` are online: here,
-    /// or `online` in the whole cluster, whichever is more.
+    /// Queues a presence notice (UserJoined, UserLeft) from the cluster for
+    /// this node's lobby, while fewer than `presence_limit` are online:
+    /// here, or `online` in the whole cluster, whichever is more. It goes
+    /// out with the node's own in the presence batch (`presence.rs`).
     pub fn presence_notice(&self, msg: Message, online: usize) {
-        if let Some(lobby) = self.hub.room("") {
-            let state = lobby.lock();
-            if state.n_online().max(online) < self.settings.presence_limit {
-                state.push_all(&Event::push(msg), None);
-            }
-        }
+        self.hub.relayed_presence(msg, online);
     }
 
     /// Pushes notices another node sent about a room to its members online

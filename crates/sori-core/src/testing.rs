@@ -30,6 +30,8 @@ pub(crate) struct Recorder {
     pub(crate) pushed: Mutex<Vec<(u32, Message)>>,
     /// The last words, once closed.
     pub(crate) closed: Mutex<Option<Option<Message>>>,
+    /// Events pushed, each one queue entry (a batch of notices is one).
+    pub(crate) n_pushes: std::sync::atomic::AtomicUsize,
 }
 
 impl Recorder {
@@ -76,24 +78,37 @@ impl Recorder {
     pub(crate) fn closed(&self) -> Option<Option<Message>> {
         self.closed.lock().unwrap().clone()
     }
+
+    /// How many events (queue entries) were pushed so far.
+    pub(crate) fn n_pushes(&self) -> usize {
+        self.n_pushes.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
-fn decoded(event: &Event) -> (u32, Message) {
-    // The frame the edges would write, decoded back: tests see exactly
-    // what a client would.
-    let (frame, _) = sori_protocol::decode(event.frame(), u32::MAX).expect("valid frame");
-    (frame.request_id, frame.message)
+fn decoded(event: &Event) -> Vec<(u32, Message)> {
+    // The frames the edges would write, decoded back: tests see exactly
+    // what a client would (a batch is several frames back to back).
+    let mut bytes = &event.frame()[..];
+    let mut frames = Vec::new();
+    while !bytes.is_empty() {
+        let (frame, len) = sori_protocol::decode(bytes, u32::MAX).expect("valid frame");
+        frames.push((frame.request_id, frame.message));
+        bytes = &bytes[len..];
+    }
+    frames
 }
 
 impl Link for Recorder {
     fn push(&self, event: &Event) {
-        self.pushed.lock().unwrap().push(decoded(event));
+        self.n_pushes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.pushed.lock().unwrap().extend(decoded(event));
     }
     fn push_batched(&self, event: &Event) {
         self.push(event);
     }
     fn close(&self, last: Option<&Event>) {
-        *self.closed.lock().unwrap() = Some(last.map(|e| decoded(e).1));
+        *self.closed.lock().unwrap() = Some(last.map(|e| decoded(e).remove(0).1));
     }
 }
 
@@ -298,6 +313,9 @@ impl TokenStore for GatedStore {
     }
     async fn revoke_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
         self.inner.revoke_token(hash).await
+    }
+    async fn revoke_token_hashes(&self, hashes: &[TokenHash]) -> Result<u64, StoreError> {
+        self.inner.revoke_token_hashes(hashes).await
     }
     async fn revoke_tokens(&self, account: AccountId) -> Result<u64, StoreError> {
         self.inner.revoke_tokens(account).await

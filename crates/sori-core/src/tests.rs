@@ -8,6 +8,7 @@ mod login;
 mod membership;
 mod moderation;
 mod numbering;
+mod presence;
 mod room_admin;
 mod whisper;
 
@@ -210,6 +211,11 @@ impl Harness {
             .expect("join");
         user.rec().take();
         joined
+    }
+
+    /// Ends the presence window now: what waits is delivered.
+    fn flush_presence(&self) {
+        self.core.hub.presence.flush();
     }
 
     /// The room's id on the wire.

@@ -129,6 +129,7 @@ async fn a_second_login_replaces_the_first() {
     assert_eq!(last.code, ErrorCode::LoggedInElsewhere as i32);
     assert!(second.rec().closed().is_none());
     // The user never went offline: nobody is told she left or came.
+    h.flush_presence();
     assert!(bob.rec().first(of!(UserLeft)).is_none());
     assert!(bob.rec().first(of!(UserJoined)).is_none());
 
@@ -142,6 +143,7 @@ async fn a_second_login_replaces_the_first() {
 
     // The old session's edge ends it: that logs nobody out.
     h.core.logout(&alice.dyn_peer, &alice.session);
+    h.flush_presence();
     assert!(bob.rec().first(of!(UserLeft)).is_none());
     let Message::UserList(list) = h.core.users() else {
         panic!("a user list");
@@ -169,10 +171,12 @@ async fn presence_is_pushed_to_the_others() {
     let h = Harness::new().await;
     let alice = h.user("alice").await;
     let bob = h.user("bob").await;
+    h.flush_presence();
     let joined = alice.rec().first(of!(UserJoined)).expect("told");
     assert_eq!(joined.user, Some(bob.info()));
 
     h.core.logout(&bob.dyn_peer, &bob.session);
+    h.flush_presence();
     let left = alice.rec().first(of!(UserLeft)).expect("told");
     assert_eq!(left.user, Some(bob.info()));
     assert!(
@@ -190,6 +194,7 @@ async fn presence_stops_above_the_limit() {
     let alice = h.user("alice").await;
     let bob = h.user("bob").await;
     h.core.logout(&bob.dyn_peer, &bob.session);
+    h.flush_presence();
     assert!(alice.rec().first(of!(UserJoined)).is_none());
     assert!(alice.rec().first(of!(UserLeft)).is_none());
 }
