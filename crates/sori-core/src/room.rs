@@ -26,11 +26,22 @@ mod tests;
 /// crash is never handed out again after it.
 pub const SEQ_BLOCK: u64 = 4096;
 
-/// Rooms with at least this many recipients time every broadcast.
-const PROBE_ALL_FROM: usize = 1000;
-
-/// Smaller rooms time one broadcast in this many.
+/// A room times one broadcast in this many...
 const PROBE_EVERY: u64 = 64;
+
+/// ...and the first after this long without one, so a rare broadcast to
+/// a large room is timed too. A timed broadcast costs every recipient an
+/// atomic on a shared counter and a probe queued in its outbox: timing
+/// each one to a room of 1,000 was a tenth of the server's CPU.
+const PROBE_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether a table of `len` entries that grew to `capacity` should give
+/// most of it back: past a crowd of a thousand, once three quarters have
+/// left (halving it then costs one copy of what is left, so shrinking is
+/// amortized over the departures that made it due).
+pub(crate) fn mostly_empty(len: usize, capacity: usize) -> bool {
+    capacity > 1024 && len < capacity / 4
+}
 
 /// A room. Its mutable state sits behind one lock: fan-out, joins, leaves
 /// and role changes are serialized per room, which is what gives every
@@ -83,8 +94,12 @@ pub struct RoomState {
     pub(crate) invites: HashSet<AccountId>,
     /// Sessions receiving this room now.
     online: Vec<OnlineMember>,
-    /// Position of each session in `online`, for O(1) removal.
-    index: HashMap<SessionId, usize>,
+    /// Position in `online` of each session, by its id's slot, for O(1)
+    /// removal. The slot, not the whole id: no two live sessions share a
+    /// slot, the entry it finds is checked against the whole id, and 8
+    /// bytes an entry instead of 16 count in the lobby, where every
+    /// logged-in session has one.
+    index: HashMap<u32, u32>,
     /// The newest messages, oldest first: at least every message not yet
     /// on disk, and up to `tail_len` more. Joins and resumes read it to fill
     /// the gap between the database and the live stream.
@@ -95,6 +110,8 @@ pub struct RoomState {
     /// ChatAcks waiting for their message to be delivered here (a bus that
     /// numbers off this node): an ack never overtakes a lower number.
     held_acks: Vec<(u64, Arc<Peer>, Event)>,
+    /// When a broadcast here was last timed.
+    probed_at: Option<std::time::Instant>,
 }
 
 /// Why a number could not be handed out.
@@ -147,6 +164,7 @@ impl Room {
                 tail: VecDeque::new(),
                 durable_seq: stored.last_seq.max(stored.seq_reserved),
                 held_acks: Vec::new(),
+                probed_at: None,
             }),
             admin: tokio::sync::Mutex::new(()),
         }
@@ -220,21 +238,43 @@ impl RoomState {
 
     /// Starts pushing this room's messages to `peer`.
     pub fn attach(&mut self, peer: Arc<Peer>, account_id: AccountId) {
-        if self.index.contains_key(&peer.id) {
+        if let Some(&pos) = self.index.get(&peer.id.slot()) {
+            let member = &mut self.online[pos as usize];
+            if member.peer.id != peer.id {
+                // A session that ended without being detached: its slot
+                // has a new occupant, which takes its place.
+                *member = OnlineMember { peer, account_id };
+            }
             return;
         }
-        self.index.insert(peer.id, self.online.len());
+        // Online sessions are bounded by max_sessions, far below u32::MAX.
+        let pos = u32::try_from(self.online.len()).expect("fewer than 2^32 sessions");
+        self.index.insert(peer.id.slot(), pos);
         self.online.push(OnlineMember { peer, account_id });
+    }
+
+    /// Where session `id` is in `online`, if it is there.
+    fn position(&self, id: SessionId) -> Option<usize> {
+        let pos = *self.index.get(&id.slot())? as usize;
+        (self.online[pos].peer.id == id).then_some(pos)
     }
 
     /// Stops pushing this room's messages to session `id`.
     pub(crate) fn detach(&mut self, id: SessionId) {
-        let Some(pos) = self.index.remove(&id) else {
+        let Some(pos) = self.position(id) else {
             return;
         };
+        self.index.remove(&id.slot());
         self.online.swap_remove(pos);
         if let Some(moved) = self.online.get(pos) {
-            self.index.insert(moved.peer.id, pos);
+            // `pos` came from a u32.
+            self.index.insert(moved.peer.id.slot(), pos as u32);
+        }
+        if mostly_empty(self.online.len(), self.online.capacity()) {
+            // The lists grew for a crowd that has left: give them back.
+            let keep = self.online.len() * 2;
+            self.online.shrink_to(keep);
+            self.index.shrink_to(keep);
         }
     }
 
@@ -314,6 +354,11 @@ impl RoomState {
         self.online.len()
     }
 
+    /// Every session receiving this room now.
+    pub(crate) fn sessions(&self) -> impl Iterator<Item = &Arc<Peer>> {
+        self.online.iter().map(|member| &member.peer)
+    }
+
     /// Pushes one event to every online session but `except`, at once.
     /// The bytes are shared: each push clones a reference, never the frame.
     pub(crate) fn push_all(&self, event: &Event, except: Option<SessionId>) {
@@ -376,8 +421,8 @@ impl RoomState {
     /// Keeps a numbered message in the tail and fans it out to everyone
     /// online but the sender, in this room's order, batched into the
     /// recipients' next write window, and hands the message back. Some
-    /// broadcasts are timed: every one to a large room, one in
-    /// [`PROBE_EVERY`] elsewhere.
+    /// broadcasts are timed: one in [`PROBE_EVERY`], and the first after
+    /// [`PROBE_IDLE`] without one.
     pub(crate) fn fan_out(
         &mut self,
         msg: pb::ChatMessage,
@@ -387,10 +432,16 @@ impl RoomState {
     ) -> pb::ChatMessage {
         self.tail.push_back(msg.clone());
         self.trim_tail(tail_len);
-        let recipients = self.online.len() - usize::from(self.index.contains_key(&from));
-        let sampled =
-            recipients >= PROBE_ALL_FROM || (recipients > 0 && msg.seq % PROBE_EVERY == 0);
-        let probe = if sampled { probe(recipients) } else { None };
+        let recipients = self.online.len() - usize::from(self.position(from).is_some());
+        let sampled = recipients > 0
+            && (msg.seq % PROBE_EVERY == 0
+                || self.probed_at.is_none_or(|at| at.elapsed() >= PROBE_IDLE));
+        let probe = if sampled {
+            self.probed_at = Some(std::time::Instant::now());
+            probe(recipients)
+        } else {
+            None
+        };
         let event = Event::push(Message::ChatMessage(msg)).with_probe(probe);
         for member in &self.online {
             if member.peer.id != from {

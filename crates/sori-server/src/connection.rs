@@ -3,7 +3,8 @@
 //! The session's task `select!`s on [`Connection::poll_fill`] (cancel-safe)
 //! beside its writes and timers, then drains what else the kernel has with
 //! [`Connection::try_fill`], which never waits. While a session is idle its
-//! read buffer is released, which keeps thousands of idle sessions small.
+//! read buffer is released, and so is the box that holds it, which keeps
+//! thousands of idle sessions small.
 
 use std::io;
 use std::task::{Context, Poll, ready};
@@ -51,21 +52,29 @@ struct WebSocket {
 
 pub(crate) struct Connection {
     socket: Reader,
+    /// What has been read and not yet handled. Boxed, and `None` while
+    /// there is nothing: an idle session carries a pointer, not a buffer.
+    pending: Option<Box<Pending>>,
+    max_body_len: u32,
+    /// Set on WebSocket sessions. Boxed: TCP sessions carry a pointer.
+    ws: Option<Box<WebSocket>>,
+}
+
+/// Bytes read and not yet handled.
+#[derive(Default)]
+struct Pending {
+    /// Frame bytes.
     buf: BytesMut,
     /// Bytes still to discard of a skipped frame whose body has not all
     /// arrived yet.
     skip: usize,
-    max_body_len: u32,
-    /// Set on WebSocket sessions. Boxed: TCP sessions carry a pointer.
-    ws: Option<Box<WebSocket>>,
 }
 
 impl Connection {
     pub(crate) fn new(socket: Reader, max_body_len: u32) -> Self {
         Connection {
             socket,
-            buf: BytesMut::new(),
-            skip: 0,
+            pending: None,
             max_body_len,
             ws: None,
         }
@@ -90,32 +99,33 @@ impl Connection {
         self.ws.as_ref().map(|ws| ws.close_code)
     }
 
-    /// Where socket bytes go: the frame buffer, or the WebSocket buffer.
-    fn read_buf(&mut self) -> &mut BytesMut {
-        match &mut self.ws {
-            Some(ws) => &mut ws.raw,
-            None => &mut self.buf,
-        }
-    }
-
     /// Reads what the stream has, or registers for it (cancel-safe: a
     /// pending poll took no bytes).
     pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Fill>> {
-        let buf = match &mut self.ws {
-            Some(ws) => &mut ws.raw,
-            None => &mut self.buf,
-        };
-        let fill = ready!(self.socket.poll_fill(cx, buf, READ_CHUNK))?;
-        self.after_read(&fill);
-        Poll::Ready(Ok(fill))
+        loop {
+            // Wait for readability before a buffer is found: an idle
+            // session waits with none.
+            ready!(self.socket.poll_ready(cx))?;
+            let buf = read_buf(&mut self.ws, &mut self.pending);
+            match ready!(self.socket.poll_read(cx, buf, READ_CHUNK)) {
+                Ok(fill @ (Fill::Data(_) | Fill::Eof)) => {
+                    self.after_read(&fill);
+                    return Poll::Ready(Ok(fill));
+                }
+                // A spurious readiness (plain TCP only): the read cleared
+                // it, so the next poll registers for the real one.
+                Ok(Fill::Empty) => self.release_if_empty(),
+                Err(err) => {
+                    self.release_if_empty();
+                    return Poll::Ready(Err(err));
+                }
+            }
+        }
     }
 
     /// Takes what the kernel already has, without waiting.
     pub(crate) fn try_fill(&mut self) -> io::Result<Fill> {
-        let buf = match &mut self.ws {
-            Some(ws) => &mut ws.raw,
-            None => &mut self.buf,
-        };
+        let buf = read_buf(&mut self.ws, &mut self.pending);
         let fill = self.socket.try_fill(buf, READ_CHUNK)?;
         self.after_read(&fill);
         Ok(fill)
@@ -123,27 +133,38 @@ impl Connection {
 
     fn after_read(&mut self, fill: &Fill) {
         match fill {
-            Fill::Data(_) => self.discard_skipped(),
+            Fill::Data(_) => {
+                if let Some(pending) = &mut self.pending {
+                    pending.discard_skipped();
+                }
+            }
             Fill::Empty | Fill::Eof => {}
         }
     }
 
     /// Gives the read buffer back if it holds nothing: idle sessions keep
-    /// no buffer (4 KiB each otherwise).
+    /// no buffer (4 KiB each otherwise), nor the box around it.
     pub(crate) fn release_if_empty(&mut self) {
-        if self.buf.is_empty() && self.buf.capacity() > 0 {
-            self.buf = BytesMut::new();
+        if self
+            .pending
+            .as_ref()
+            .is_some_and(|pending| pending.buf.is_empty() && pending.skip == 0)
+        {
+            self.pending = None;
         }
-        let raw = self.read_buf();
-        if raw.is_empty() && raw.capacity() > 0 {
-            *raw = BytesMut::new();
+        if let Some(ws) = &mut self.ws
+            && ws.raw.is_empty()
+            && ws.raw.capacity() > 0
+        {
+            ws.raw = BytesMut::new();
         }
     }
 
     /// True if the stream stopped inside a frame.
     pub(crate) fn has_partial_frame(&self) -> bool {
-        !self.buf.is_empty()
-            || self.skip > 0
+        self.pending
+            .as_ref()
+            .is_some_and(|pending| !pending.buf.is_empty() || pending.skip > 0)
             || self.ws.as_ref().is_some_and(|ws| !ws.raw.is_empty())
     }
 
@@ -175,11 +196,15 @@ impl Connection {
             match event {
                 sori_ws::Event::Binary(payload) => {
                     let whole = payload.len();
-                    self.buf = BytesMut::from(payload);
+                    self.pending = Some(Box::new(Pending {
+                        buf: BytesMut::from(payload),
+                        skip: 0,
+                    }));
                     let incoming = self.next_tcp_frame();
-                    let left = self.buf.len() + self.skip;
-                    self.buf = BytesMut::new();
-                    self.skip = 0;
+                    let left = self
+                        .pending
+                        .take()
+                        .map_or(0, |pending| pending.buf.len() + pending.skip);
                     return Some(match incoming {
                         _ if left > 0 && left < whole => Incoming::Fatal(Refusal::new(
                             ErrorCode::BadWebsocket,
@@ -220,9 +245,11 @@ impl Connection {
 
     /// The next frame of the byte stream in `buf`.
     fn next_tcp_frame(&mut self) -> Option<Incoming> {
-        match decode(&self.buf, self.max_body_len) {
+        let max_body_len = self.max_body_len;
+        let pending = self.pending.as_deref_mut()?;
+        match decode(&pending.buf, max_body_len) {
             Ok((frame, len)) => {
-                self.buf.advance(len);
+                pending.buf.advance(len);
                 Some(Incoming::Frame(frame, len))
             }
             Err(DecodeError::Incomplete) => None,
@@ -260,8 +287,8 @@ impl Connection {
                 let len = err
                     .skip_len()
                     .expect("recoverable errors have a skip length");
-                self.skip = len;
-                self.discard_skipped();
+                pending.skip = len;
+                pending.discard_skipped();
                 Some(Incoming::Skipped {
                     request_id,
                     len,
@@ -270,11 +297,25 @@ impl Connection {
             }
         }
     }
+}
 
+impl Pending {
     fn discard_skipped(&mut self) {
         let n = self.skip.min(self.buf.len());
         self.buf.advance(n);
         self.skip -= n;
+    }
+}
+
+/// Where socket bytes go: the WebSocket buffer, or the frame buffer (boxed
+/// anew if there was none).
+fn read_buf<'a>(
+    ws: &'a mut Option<Box<WebSocket>>,
+    pending: &'a mut Option<Box<Pending>>,
+) -> &'a mut BytesMut {
+    match ws {
+        Some(ws) => &mut ws.raw,
+        None => &mut pending.get_or_insert_with(Box::default).buf,
     }
 }
 

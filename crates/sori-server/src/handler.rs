@@ -25,6 +25,8 @@ use crate::shared::{Place, Shared};
 use crate::transport::{self, Fill};
 use crate::writer::{Stop, Writer};
 
+use deadline::Stamp;
+
 mod deadline;
 mod finish;
 
@@ -61,28 +63,37 @@ enum End {
     Stopped(Stop),
     /// The socket failed.
     Failed(std::io::Error),
+    /// A request (Logout) is answered later by someone who then closes the
+    /// session; until then it reads nothing more (`until_closed` waits for
+    /// that, so no session ends with this).
+    Closing,
 }
 
+/// A session's state, which every idle session carries in its task: what
+/// is only needed while a request is handled lives elsewhere (boxed, or on
+/// the stack of a poll), and times are kept as [`Stamp`]s.
 struct Handler {
     shared: Arc<Shared>,
     peer: Arc<SessionPeer>,
     conn: Connection,
     state: State,
-    last_rx: Instant,
+    /// When the connection was accepted: the login timeout counts from
+    /// here, handshakes included. It is also the zero of the session's
+    /// clock, which the stamps below are read on.
+    accepted_at: Instant,
+    /// When bytes last arrived.
+    last_rx: Stamp,
+    /// Since when the buffer has held an unfinished frame (slowloris).
+    partial_since: Option<Stamp>,
+    /// The session's message and byte rate limits.
+    limits: SessionLimits,
+    /// Frames handled so far, to tell when a partial frame made progress.
+    frames_seen: u32,
     /// A heartbeat Ping was sent and not yet followed by any traffic.
     pinged: bool,
     /// The timer must be re-armed: a deadline moved earlier (login swaps
     /// the login timeout for the shorter heartbeat).
     rearm: bool,
-    /// The session's message and byte rate limits.
-    limits: SessionLimits,
-    /// Since when the buffer has held an unfinished frame (slowloris).
-    partial_since: Option<Instant>,
-    /// Frames handled so far, to tell when a partial frame made progress.
-    frames_seen: u32,
-    /// When the connection was accepted: the login timeout counts from
-    /// here, handshakes included.
-    accepted_at: Instant,
 }
 
 /// Sets a session up and returns the future that runs it. Not an `async
@@ -110,26 +121,25 @@ pub(crate) fn session(
         peer.close(Some(&shutting_down()));
     }
     let mut writer = Writer::new(write_half);
-    let limits = SessionLimits::new(&shared.config.limits, std::time::Instant::now());
+    let limits = SessionLimits::new(&shared.config.limits);
     let mut handler = Handler {
         conn,
         shared,
         peer,
         state: State::Connected,
-        last_rx: Instant::now(),
+        accepted_at,
+        last_rx: Stamp::ZERO,
+        partial_since: None,
+        limits,
+        frames_seen: 0,
         pinged: false,
         rearm: false,
-        partial_since: None,
-        frames_seen: 0,
-        limits,
-        accepted_at,
     };
+    handler.last_rx = handler.now();
     async move {
         let end = handler.run(&mut writer).await;
-        handler.finish(end);
-        let grace = handler.shared.config.shutdown_grace;
         // Boxed: only the end of a session needs it.
-        Box::pin(writer.finish(&handler.peer.link, &handler.shared.metrics, grace)).await;
+        Box::pin(handler.end(end, writer)).await;
         // The session's place is free once its socket is closed.
         drop(place);
     }
@@ -145,9 +155,7 @@ pub(crate) fn shutting_down() -> Event {
 
 impl Handler {
     async fn run(&mut self, writer: &mut Writer) -> End {
-        let config = &self.shared.config;
-        let login_deadline = self.accepted_at + config.login_timeout;
-        let timer = tokio::time::sleep_until(login_deadline);
+        let timer = tokio::time::sleep_until(self.accepted_at + self.shared.config.login_timeout);
         tokio::pin!(timer);
         loop {
             tokio::select! {
@@ -165,7 +173,7 @@ impl Handler {
                         return end;
                     }
                     if std::mem::take(&mut self.rearm) {
-                        match self.next_deadline(login_deadline) {
+                        match self.next_deadline() {
                             Ok(at) => timer.as_mut().reset(at),
                             Err(end) => return end,
                         }
@@ -174,12 +182,43 @@ impl Handler {
                 () = &mut timer => {
                     // Deadlines move with traffic; the timer is only reset
                     // when it fires, not on every read.
-                    match self.next_deadline(login_deadline) {
+                    match self.next_deadline() {
                         Ok(at) => timer.as_mut().reset(at),
                         Err(end) => return end,
                     }
                 }
             }
+        }
+    }
+
+    /// After a request that is answered later by someone who then closes
+    /// the session (a Logout): reads nothing more, and writes until the
+    /// session is closed, bounded by the idle timeout in case the answer
+    /// never comes. Waited for here, not in the request's box, which is
+    /// gone by now.
+    /// Ends the session: waits for its closing answer first if it is
+    /// `Closing`, takes it out of the hub, then writes what it must and
+    /// closes the socket.
+    async fn end(&mut self, mut end: End, mut writer: Writer) {
+        if let End::Closing = end {
+            end = self.until_closed(&mut writer).await;
+        }
+        self.finish(end);
+        let grace = self.shared.config.shutdown_grace;
+        writer
+            .finish(&self.peer.link, &self.shared.metrics, grace)
+            .await;
+    }
+
+    async fn until_closed(&mut self, writer: &mut Writer) -> End {
+        let outbox = &self.peer.link.outbox;
+        let writes = poll_fn(|cx| writer.poll_drive(cx, outbox, &self.shared.metrics));
+        match tokio::time::timeout(self.shared.config.idle_timeout, writes).await {
+            Ok(stop) => End::Stopped(stop),
+            Err(_) => End::Kick(Refusal::new(
+                ErrorCode::Internal,
+                "the request was not answered in time",
+            )),
         }
     }
 
@@ -215,7 +254,10 @@ impl Handler {
     /// of its size would pass.
     fn rate_limited(&mut self, request_id: u32, len: usize) {
         self.shared.metrics.rate_limited.inc();
-        let wait = self.limits.retry_after(len, std::time::Instant::now());
+        let now = self.now().since_start();
+        let wait = self
+            .limits
+            .retry_after(&self.shared.config.limits, len, now);
         let until_ms = sori_core::clock::now_ms()
             .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
         let refusal = Refusal::until(
@@ -243,7 +285,7 @@ impl Handler {
                 Fill::Eof => return Step::End(End::Eof),
                 Fill::Data(n) => {
                     self.shared.metrics.bytes_in.add(n as u64);
-                    self.last_rx = Instant::now();
+                    self.last_rx = self.now();
                     self.pinged = false;
                 }
             }
@@ -270,7 +312,11 @@ impl Handler {
                 // that are refused unread included.
                 self.shared.metrics.frames_in.inc();
                 self.frames_seen = self.frames_seen.wrapping_add(1);
-                match self.limits.check_frame(len, std::time::Instant::now()) {
+                let now = self.now().since_start();
+                match self
+                    .limits
+                    .check_frame(&self.shared.config.limits, len, now)
+                {
                     FrameVerdict::Accept => {}
                     FrameVerdict::OverLimit => {
                         self.rate_limited(request_id, len);
@@ -340,7 +386,8 @@ impl Handler {
             (Message::Pong(_), _) => Ok(None),
             (Message::Chat(chat), State::Authenticated(session)) => {
                 let peer: Arc<Peer> = self.peer.clone();
-                let caller = Caller::new(&peer, session, request_id, self.last_rx);
+                let read_at = self.last_rx.at(self.accepted_at);
+                let caller = Caller::new(&peer, session, request_id, read_at);
                 match self.shared.core.chat(&caller, &chat.room, chat.text) {
                     Ok(ChatStep::Sent) => Ok(None),
                     Ok(ChatStep::Wait(text)) => {
@@ -398,7 +445,7 @@ impl Handler {
                     session,
                     request_id,
                     message,
-                    self.last_rx,
+                    self.last_rx.at(self.accepted_at),
                 )
                 .await;
                 match res {
@@ -408,6 +455,7 @@ impl Handler {
                     }
                     Ok(sori_core::Outcome::Reply(msg)) => Ok(Some(msg)),
                     Ok(sori_core::Outcome::Sent) => Ok(None),
+                    Ok(sori_core::Outcome::Closing) => return Some(End::Closing),
                     Err(refusal) => Err(refusal),
                 }
             }
@@ -497,3 +545,6 @@ fn already_authenticated() -> Refusal {
         "this session is already logged in",
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -51,20 +51,30 @@ pub(crate) struct Outbox {
     limit: usize,
 }
 
+/// What is behind the lock. Every session's outbox holds one, idle or not,
+/// so what only a sampled broadcast needs is boxed (see [`Probes`]).
 struct State {
     frames: VecDeque<Bytes>,
-    /// Index (counted over the session's life) of the next frame pushed.
-    pushed: u64,
-    /// Fan-out probes waiting for their frame to be written, by frame index.
-    /// Empty unless a sampled broadcast is in flight.
-    probes: VecDeque<(u64, Arc<Probe>)>,
-    /// Frames fully written so far: the index of the next frame to finish.
-    written: u64,
     /// Bytes pushed and not yet written: queued plus taken by the writer.
     bytes: usize,
+    /// Frames pushed and not yet fully written: queued plus taken by the
+    /// writer. Where a probe's frame stands in line when it is pushed.
+    unwritten: u32,
     mode: Mode,
     /// The writer's waker while it waits for frames or for an abort.
     waker: Option<Waker>,
+    /// Fan-out probes waiting for their frame to be written; `None` unless
+    /// a sampled broadcast is in flight.
+    probes: Option<Box<Probes>>,
+}
+
+/// Fan-out probes waiting for their frame to be written.
+struct Probes {
+    /// Frames fully written since the box was made.
+    written: u64,
+    /// Each probe, by the index (counted from when the box was made) of
+    /// its frame; in push order.
+    waiting: VecDeque<(u64, Arc<Probe>)>,
 }
 
 impl State {
@@ -87,12 +97,11 @@ impl Outbox {
         Outbox {
             state: Mutex::new(State {
                 frames: VecDeque::new(),
-                pushed: 0,
-                probes: VecDeque::new(),
-                written: 0,
                 bytes: 0,
+                unwritten: 0,
                 mode: Mode::Open,
                 waker: None,
+                probes: None,
             }),
             limit,
         }
@@ -128,17 +137,26 @@ impl Outbox {
             }
             if st.bytes + frame.len() > self.limit {
                 st.frames = VecDeque::new();
-                st.probes = VecDeque::new();
+                st.probes = None;
                 st.mode = Mode::Overflowed;
                 (Push::Overflowed, st.waker.take())
             } else {
                 st.bytes += frame.len();
                 st.frames.push_back(frame);
                 if let Some(probe) = probe {
-                    let index = st.pushed;
-                    st.probes.push_back((index, probe.clone()));
+                    // The frames ahead of this one are the unwritten ones:
+                    // it is done once that many more, and it, are written.
+                    let ahead = u64::from(st.unwritten);
+                    let probes = st.probes.get_or_insert_with(|| {
+                        Box::new(Probes {
+                            written: 0,
+                            waiting: VecDeque::new(),
+                        })
+                    });
+                    let index = probes.written + ahead;
+                    probes.waiting.push_back((index, probe.clone()));
                 }
-                st.pushed += 1;
+                st.unwritten = st.unwritten.saturating_add(1);
                 (Push::Queued, st.waker.take())
             }
         };
@@ -162,7 +180,7 @@ impl Outbox {
             if let Some(frame) = last {
                 st.bytes += frame.len();
                 st.frames.push_back(frame);
-                st.pushed += 1;
+                st.unwritten = st.unwritten.saturating_add(1);
             }
             st.mode = Mode::Finishing;
             st.waker.take()
@@ -240,17 +258,22 @@ impl Outbox {
     pub(crate) fn release(&self, n_bytes: usize, n_frames: u64) {
         let mut st = self.lock();
         st.bytes = st.bytes.saturating_sub(n_bytes);
-        st.written += n_frames;
-        while let Some((index, probe)) = st.probes.front() {
-            if *index >= st.written {
+        let n_frames_u32 = u32::try_from(n_frames).unwrap_or(u32::MAX);
+        st.unwritten = st.unwritten.saturating_sub(n_frames_u32);
+        let Some(probes) = &mut st.probes else {
+            return;
+        };
+        probes.written += n_frames;
+        while let Some((index, probe)) = probes.waiting.front() {
+            if *index >= probes.written {
                 break;
             }
             // A few atomics: fine under this short lock.
             probe.done();
-            st.probes.pop_front();
+            probes.waiting.pop_front();
         }
-        if st.probes.is_empty() && st.probes.capacity() > 0 {
-            st.probes = VecDeque::new();
+        if probes.waiting.is_empty() {
+            st.probes = None;
         }
     }
 

@@ -97,16 +97,38 @@ impl Reader {
         buf: &mut BytesMut,
         chunk: usize,
     ) -> Poll<io::Result<Fill>> {
+        loop {
+            ready!(self.poll_ready(cx))?;
+            // A spurious readiness: the read cleared it, so the next poll
+            // registers for the real one.
+            match ready!(self.poll_read(cx, buf, chunk))? {
+                Fill::Empty => continue,
+                other => return Poll::Ready(Ok(other)),
+            }
+        }
+    }
+
+    /// Ready once the stream may have bytes: plain TCP waits for the
+    /// socket to be readable; TLS is always ready, its read registers. With
+    /// [`Reader::poll_read`], lets a caller wait before it has a buffer.
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
-            Reader::Plain(socket) => loop {
-                ready!(socket.as_ref().poll_read_ready(cx))?;
-                // A spurious readiness: `try_read` cleared it, so the next
-                // poll registers for the real one.
-                match try_fill(socket, buf, chunk)? {
-                    Fill::Empty => continue,
-                    other => return Poll::Ready(Ok(other)),
-                }
-            },
+            Reader::Plain(socket) => socket.as_ref().poll_read_ready(cx),
+            Reader::Tls(_) => Poll::Ready(Ok(())),
+        }
+    }
+
+    /// One read, after [`Reader::poll_ready`]: plain TCP tries once and
+    /// reports `Empty` if the readiness was spurious (the next
+    /// `poll_ready` then registers); TLS reads or registers.
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        chunk: usize,
+    ) -> Poll<io::Result<Fill>> {
+        match self {
+            Reader::Plain(socket) => Poll::Ready(try_fill(socket, buf, chunk)),
             Reader::Tls(stream) => {
                 buf.reserve(chunk);
                 let n = ready!(tokio_util::io::poll_read_buf(Pin::new(stream), cx, buf))?;

@@ -50,11 +50,17 @@ fn ids_are_never_zero_even_after_generation_wraps() {
     let mut registry = Registry::default();
     let id = insert(&mut registry);
     registry.remove(id);
-    registry.slots[id.slot() as usize].generation = u32::MAX;
+    registry.free[0].generation = u32::MAX;
     let id = insert(&mut registry);
     assert_eq!(id.generation(), u32::MAX);
     registry.remove(id);
     let id = insert(&mut registry);
     assert_eq!(id.generation(), 1, "generation skips 0 when it wraps");
     assert_ne!(id.to_u64(), 0);
+}
+
+#[test]
+fn a_slot_is_only_its_session() {
+    // One per session at the busiest: kept to a (fat) pointer.
+    assert_eq!(size_of::<Option<Arc<Peer>>>(), 16);
 }

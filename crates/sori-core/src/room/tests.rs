@@ -73,3 +73,55 @@ fn timestamps_never_go_back() {
     );
     assert_eq!(state.next_number(1_200), Ok((3, 1_200)));
 }
+
+fn peer(slot: u32, generation: u32) -> Arc<Peer> {
+    let ip = std::net::Ipv4Addr::LOCALHOST.into();
+    Arc::new(Peer::new(
+        SessionId::new(slot, generation),
+        ip,
+        crate::testing::NoLink,
+    ))
+}
+
+fn online_ids(state: &RoomState) -> Vec<SessionId> {
+    let mut ids: Vec<SessionId> = state.sessions().map(|peer| peer.id).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn sessions_attach_once_and_detach_by_their_whole_id() {
+    let room = room(0, 0);
+    let mut state = room.lock();
+    let (a, b, c) = (peer(0, 1), peer(1, 1), peer(2, 1));
+    for (account, peer) in [&a, &b, &c, &a].into_iter().enumerate() {
+        state.attach(peer.clone(), account as i64);
+    }
+    assert_eq!(online_ids(&state), [a.id, b.id, c.id]);
+    // A stale id of the same slot detaches nothing.
+    state.detach(SessionId::new(0, 2));
+    assert_eq!(state.n_online(), 3);
+    state.detach(a.id);
+    assert_eq!(online_ids(&state), [b.id, c.id]);
+    // The moved member is still found.
+    state.detach(c.id);
+    assert_eq!(online_ids(&state), [b.id]);
+    state.detach(b.id);
+    assert_eq!(state.n_online(), 0);
+}
+
+#[test]
+fn a_slots_new_session_takes_the_place_of_one_never_detached() {
+    let room = room(0, 0);
+    let mut state = room.lock();
+    let (old, other) = (peer(5, 1), peer(6, 1));
+    state.attach(old.clone(), 1);
+    state.attach(other.clone(), 2);
+    let new = peer(5, 2);
+    state.attach(new.clone(), 3);
+    assert_eq!(online_ids(&state), [other.id, new.id]);
+    state.detach(old.id);
+    assert_eq!(online_ids(&state), [other.id, new.id]);
+    state.detach(new.id);
+    assert_eq!(online_ids(&state), [other.id]);
+}

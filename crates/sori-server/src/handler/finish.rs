@@ -30,7 +30,7 @@ impl Handler {
                     .close_with(&Event::push(kicked), self.conn.ws_close_code());
             }
             End::Stopped(Stop::Overflowed) => self.shared.metrics.slow_consumers.inc(),
-            End::Stopped(Stop::Closing | Stop::Dead) => {}
+            End::Stopped(Stop::Closing | Stop::Dead) | End::Closing => {}
             End::Stopped(Stop::Failed(_)) => {
                 self.shared.metrics.write_errors.inc();
                 outbox.kill();
@@ -53,6 +53,7 @@ impl Handler {
             End::Stopped(stop) => {
                 tracing::debug!(session = %id, %ip, ?stop, "session stopped")
             }
+            End::Closing => tracing::debug!(session = %id, %ip, "session closed by its answer"),
             End::Failed(err) => {
                 tracing::debug!(session = %id, %ip, %err, "connection failed")
             }

@@ -73,3 +73,39 @@ async fn a_waiting_writer_is_woken_by_a_push() {
     outbox.push(frame(3), None);
     assert_eq!(writer.await.unwrap(), 1);
 }
+
+#[test]
+fn an_outbox_is_small() {
+    // Every session has one, idle or not: with its link and peer it must
+    // stay within one 160-byte allocation (see handler/tests.rs).
+    assert!(size_of::<Outbox>() <= 88, "{}", size_of::<Outbox>());
+}
+
+#[tokio::test]
+async fn probes_are_told_when_their_frame_is_written() {
+    let metrics = Arc::new(sori_core::metrics::Metrics::default());
+    let probe = || {
+        let start = tokio::time::Instant::now();
+        Arc::new(Probe::new(start, 1, metrics.clone()))
+    };
+    let outbox = Outbox::new(1024);
+    outbox.push(frame(1), None);
+    outbox.push(frame(2), Some(&probe()));
+    outbox.push(frame(3), None);
+    let (_, batch) = take(&outbox).await;
+    assert_eq!(batch.len(), 3);
+    // Only the frame before the probe's is written: not yet.
+    outbox.release(1, 1);
+    assert_eq!(metrics.fanouts.get(), 0);
+    outbox.release(2, 1);
+    assert_eq!(metrics.fanouts.get(), 1);
+    // A probe pushed after the others were told counts anew, behind the
+    // frame still unwritten.
+    outbox.push(frame(4), Some(&probe()));
+    outbox.release(3, 1);
+    assert_eq!(metrics.fanouts.get(), 1);
+    let (_, batch) = take(&outbox).await;
+    assert_eq!(batch.len(), 1);
+    outbox.release(4, 1);
+    assert_eq!(metrics.fanouts.get(), 2);
+}

@@ -114,14 +114,12 @@ fn token_bucket_ignores_instants_out_of_order() {
 }
 
 #[test]
-fn token_bucket_time_until() {
-    let t0 = Instant::now();
-    let mut bucket = TokenBucket::new(4.0, 2.0, t0);
-    assert_eq!(bucket.time_until(1.0, t0), Duration::ZERO);
-    assert!(bucket.try_take(2.0, t0));
-    assert_close(bucket.time_until(1.0, t0), ms(250));
-    assert_close(bucket.time_until(2.0, t0 + ms(100)), ms(400));
-    assert_eq!(bucket.time_until(3.0, t0), Duration::MAX);
+fn wait_for_tokens() {
+    // A bucket of 4 per second and a burst of 2.
+    assert_eq!(wait_for(1.0, 2.0, 4.0, 2.0), Duration::ZERO);
+    assert_close(wait_for(1.0, 0.0, 4.0, 2.0), ms(250));
+    assert_close(wait_for(2.0, 0.4, 4.0, 2.0), ms(400));
+    assert_eq!(wait_for(3.0, 2.0, 4.0, 2.0), Duration::MAX);
 }
 
 fn limits(messages: (f32, f32), bytes: (f32, f32), strikes: u32, window: Duration) -> LimitsConfig {
@@ -138,11 +136,10 @@ fn limits(messages: (f32, f32), bytes: (f32, f32), strikes: u32, window: Duratio
 
 /// Runs `(offset, frame length, expected)` steps against one session.
 fn check_session(config: &LimitsConfig, steps: &[(Duration, usize, FrameVerdict)]) {
-    let t0 = Instant::now();
-    let mut session = SessionLimits::new(config, t0);
+    let mut session = SessionLimits::new(config);
     for (step, &(offset, len, expected)) in steps.iter().enumerate() {
         assert_eq!(
-            session.check_frame(len, t0 + offset),
+            session.check_frame(config, len, offset),
             expected,
             "step {step}: {len} bytes at {offset:?}"
         );
@@ -202,22 +199,68 @@ fn session_limits_forgive_strikes_over_the_window() {
 fn session_limits_defaults_let_a_chatty_client_through() {
     // 20 frames a second of 200 bytes for a minute never trips the default.
     let config = LimitsConfig::default();
-    let t0 = Instant::now();
-    let mut session = SessionLimits::new(&config, t0);
+    let mut session = SessionLimits::new(&config);
     for n in 0..1_200u64 {
         assert_eq!(
-            session.check_frame(200, t0 + ms(n * 50)),
+            session.check_frame(&config, 200, ms(n * 50)),
             FrameVerdict::Accept,
             "frame {n}"
         );
     }
     // A burst of 40 on top of a rested bucket passes, the 41st does not.
-    let rested = t0 + secs(120);
+    let rested = secs(120);
     for _ in 0..40 {
-        assert_eq!(session.check_frame(200, rested), FrameVerdict::Accept);
+        assert_eq!(
+            session.check_frame(&config, 200, rested),
+            FrameVerdict::Accept
+        );
     }
-    assert_eq!(session.check_frame(200, rested), FrameVerdict::OverLimit);
-    assert_close(session.retry_after(200, rested), ms(50));
+    assert_eq!(
+        session.check_frame(&config, 200, rested),
+        FrameVerdict::OverLimit
+    );
+    assert_close(session.retry_after(&config, 200, rested), ms(50));
+}
+
+#[test]
+fn session_limits_are_small() {
+    // Every session carries them, idle or not.
+    assert_eq!(size_of::<SessionLimits>(), 16);
+}
+
+#[test]
+fn session_limits_keep_fractions_of_a_millisecond() {
+    // 1 frame per 1.5 ms: whole-millisecond readings lose nothing over time.
+    use FrameVerdict::Accept;
+    let config = limits((1000.0 / 1.5, 2.0), (1e6, 1e6), 1_000, secs(1));
+    let mut session = SessionLimits::new(&config);
+    let mut accepted = 0;
+    for us in (0..3_000_000u64).step_by(100) {
+        if session.check_frame(&config, 1, Duration::from_micros(us)) == Accept {
+            accepted += 1;
+        }
+    }
+    // 3 s at 1 per 1.5 ms, plus the full bucket at the start.
+    assert!((2_000..=2_002).contains(&accepted), "{accepted}");
+}
+
+#[test]
+fn session_limits_clock_wraps() {
+    // Past 2^32 ms on the session's clock, refills go on as before.
+    use FrameVerdict::{Accept, OverLimit};
+    let config = limits((1.0, 1.0), (1e6, 1e6), 10, secs(60));
+    let mut session = SessionLimits::new(&config);
+    let near_wrap = ms(u64::from(u32::MAX) - 500);
+    assert_eq!(session.check_frame(&config, 1, near_wrap), Accept);
+    assert_eq!(session.check_frame(&config, 1, near_wrap), OverLimit);
+    assert_eq!(
+        session.check_frame(&config, 1, near_wrap + ms(1_000)),
+        Accept
+    );
+    assert_eq!(
+        session.check_frame(&config, 1, near_wrap + ms(1_000)),
+        OverLimit
+    );
 }
 
 #[test]
