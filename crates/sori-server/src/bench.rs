@@ -16,7 +16,7 @@ use sori_core::session::SessionId;
 use sori_protocol::pb::UserInfo;
 use sori_store::StoredRoom;
 
-use crate::flush::Coalescer;
+use crate::flush::{Coalescer, Pacing};
 use crate::link::{Format, SessionLink, SessionPeer};
 use crate::outbox::Mode;
 
@@ -50,7 +50,10 @@ impl Fanout {
             invites: Vec::new(),
         });
         // A window no bench reaches: the wakers wait in the coalescer.
-        let coalescer = Arc::new(Coalescer::new(Duration::from_secs(3600)));
+        let coalescer = Arc::new(Coalescer::new(Pacing {
+            max_delay: Duration::from_secs(3600),
+            wakes_per_sec: 1.0,
+        }));
         let ip = std::net::Ipv4Addr::LOCALHOST.into();
         let peers: Vec<Arc<SessionPeer>> = (0..=members)
             .map(|slot| {

@@ -55,13 +55,20 @@ pub struct Config {
     /// cut off as a slow consumer [default: 1048576].
     #[arg(long, value_name = "BYTES")]
     pub outbound_queue_bytes: usize,
-    /// How long room messages may wait to be written together, e.g. "2ms";
-    /// "0s" writes at once [default: 2ms].
+    /// Longest a room message waits to share a write with others while
+    /// the server is busy, e.g. "5ms"; "0s" writes every message at once
+    /// [default: 5ms].
     ///
-    /// Each recipient gets one writev per window instead of one per message.
+    /// While writer wake-ups stay within `write_wakes_per_sec`, messages go
+    /// out in the next scheduler pass; past it, each recipient's messages
+    /// gather (at most this long) and go out in one writev.
     #[serde(with = "humantime_serde")]
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub write_coalesce: Duration,
+    /// Writer wake-ups per second for room messages that go out without
+    /// waiting [default: 200000].
+    #[arg(long, value_name = "N")]
+    pub write_wakes_per_sec: f64,
     /// Close connections not logged in within this time [default: 10s].
     #[serde(with = "humantime_serde")]
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -279,6 +286,9 @@ pub enum ConfigError {
         "cluster.presence_ttl must be at least 1s, and cluster.check_every and cluster.room_log_len more than 0"
     )]
     ClusterTimings,
+    /// `write_wakes_per_sec` is not a number of at least 1.
+    #[error("write_wakes_per_sec must be at least 1, not {0}")]
+    WriteWakes(String),
     /// `proxy_protocol` is on, but no address could send a header.
     #[error("proxy_protocol is on but trusted_proxies is empty: no connection would send a header")]
     ProxyProtocolWithoutProxies,
@@ -304,7 +314,8 @@ impl Default for Config {
             max_frame_len: sori_protocol::DEFAULT_MAX_BODY_LEN,
             max_text_len: 2_000,
             outbound_queue_bytes: 1024 * 1024,
-            write_coalesce: Duration::from_millis(2),
+            write_coalesce: Duration::from_millis(5),
+            write_wakes_per_sec: 200_000.0,
             login_timeout: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
@@ -359,6 +370,11 @@ impl Config {
             .find(|origin| !is_origin_pattern(origin))
         {
             return Err(ConfigError::BadOrigin(origin.clone()));
+        }
+        if !(self.write_wakes_per_sec.is_finite() && self.write_wakes_per_sec >= 1.0) {
+            return Err(ConfigError::WriteWakes(
+                self.write_wakes_per_sec.to_string(),
+            ));
         }
         if self.proxy_protocol && self.trusted_proxies.is_empty() {
             return Err(ConfigError::ProxyProtocolWithoutProxies);

@@ -1,45 +1,68 @@
-//! Write coalescing: wakes the writers a fan-out queued messages for after
-//! a short window, so each recipient's writer hands the kernel everything
-//! from the window in one writev.
+//! Write pacing: wakes the writers a fan-out queued messages for, at once
+//! while the server has writes to spare, later (up to a latency budget)
+//! while it is busy, so each recipient's writer hands the kernel everything
+//! that gathered meanwhile in one writev.
 //!
 //! The kernel's TCP path is most of what a delivery costs, and it is paid
-//! per syscall, not per message: a writer woken for every read batch pays
-//! it once per batch, a writer woken once a millisecond once per
-//! millisecond. The window is the latency traded for that (2 ms by
-//! default; 0 turns coalescing off).
+//! per syscall, not per message. The coalescer keeps a budget of writer
+//! wake-ups per second (a token bucket, [`Pacing::wakes_per_sec`]): a
+//! fan-out whose writers fit in the budget is written in the next scheduler
+//! pass, with no window at all; one that does not waits for the budget to
+//! refill, but never longer than [`Pacing::max_delay`] (`write_coalesce`).
+//! Under a light load every message goes out at once, as from Redis;
+//! under a heavy one the writes per second stay near the budget and each
+//! carries more messages, so the cost per delivery falls as the load rises.
 
 use std::sync::Mutex;
 use std::task::Waker;
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 #[cfg(test)]
 mod tests;
 
-/// Writers waiting for the end of the current window.
+/// How the coalescer spends its writes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Pacing {
+    /// Longest a room message waits for others to share its write; zero
+    /// wakes every writer at once (no pacing at all).
+    pub(crate) max_delay: Duration,
+    /// Writer wake-ups per second that go out without waiting.
+    pub(crate) wakes_per_sec: f64,
+}
+
+impl Pacing {
+    /// Wake-ups that may go out at once after a quiet spell: a broadcast
+    /// to this many sessions from idle is written in the next pass.
+    fn burst(&self) -> f64 {
+        (self.wakes_per_sec * 0.05).max(1.0)
+    }
+}
+
+/// Writers waiting to be woken.
 pub(crate) struct Coalescer {
-    window: Duration,
+    pacing: Pacing,
     /// std Mutex: held to append or swap the list, never across `.await`.
     pending: Mutex<Vec<Waker>>,
-    /// Wakes the flusher when the first waker of a window arrives.
+    /// Wakes the flusher when the first waker of a batch arrives.
     started: Notify,
 }
 
 impl Coalescer {
-    pub(crate) fn new(window: Duration) -> Self {
+    pub(crate) fn new(pacing: Pacing) -> Self {
         Coalescer {
-            window,
+            pacing,
             pending: Mutex::new(Vec::new()),
             started: Notify::new(),
         }
     }
 
-    /// Wakes `waker` at the end of the current window (at once, with no
-    /// window).
+    /// Wakes `waker` with the next batch (at once, with no pacing).
     pub(crate) fn defer(&self, waker: Waker) {
-        if self.window.is_zero() {
+        if self.pacing.max_delay.is_zero() {
             waker.wake();
             return;
         }
@@ -53,12 +76,16 @@ impl Coalescer {
         }
     }
 
-    /// Writers waiting for the window's end (for the benches).
-    pub(crate) fn n_pending(&self) -> usize {
+    fn n_waiting(&self) -> usize {
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    /// Drops the writers waiting for the window's end (for the benches,
+    /// Writers waiting for the next batch (for the benches).
+    pub(crate) fn n_pending(&self) -> usize {
+        self.n_waiting()
+    }
+
+    /// Drops the writers waiting for the next batch (for the benches,
     /// which drive no writers).
     pub(crate) fn forget_pending(&self) {
         self.pending
@@ -67,25 +94,88 @@ impl Coalescer {
             .clear();
     }
 
-    /// The flusher task: at the end of each window, wakes every writer that
-    /// was queued for during it.
+    /// The flusher task: wakes each batch of writers as soon as the budget
+    /// allows, or once its first message has waited `max_delay`.
     pub(crate) async fn run(&self, shutdown: CancellationToken) {
         let mut batch = Vec::new();
+        let mut bucket = Bucket::new(self.pacing);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = self.started.notified() => {}
             }
-            tokio::time::sleep(self.window).await;
+            let first_at = Instant::now();
+            // One scheduler pass: the other sessions that are reading and
+            // fanning out right now add their writers to this batch.
+            tokio::task::yield_now().await;
+            let deadline = first_at + self.pacing.max_delay;
+            loop {
+                let now = Instant::now();
+                let wait = bucket.wait_for(self.n_waiting(), now);
+                if wait.is_zero() || now >= deadline {
+                    break;
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep_until((now + wait).min(deadline)) => {}
+                }
+            }
             std::mem::swap(
                 &mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()),
                 &mut batch,
             );
+            bucket.spend(batch.len(), Instant::now());
             batch.drain(..).for_each(Waker::wake);
+            if shutdown.is_cancelled() {
+                break;
+            }
         }
-        // Whatever is left must not wait for a window that never ends.
+        // Whatever is left must not wait for a batch that never comes.
         std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
             .into_iter()
             .for_each(Waker::wake);
+    }
+}
+
+/// The wake-up budget: `wakes_per_sec` tokens a second, at most `burst`
+/// saved up.
+struct Bucket {
+    pacing: Pacing,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(pacing: Pacing) -> Self {
+        Bucket {
+            pacing,
+            tokens: pacing.burst(),
+            at: Instant::now(),
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let earned =
+            now.saturating_duration_since(self.at).as_secs_f64() * self.pacing.wakes_per_sec;
+        self.tokens = (self.tokens + earned).min(self.pacing.burst());
+        self.at = now;
+    }
+
+    /// How long until `n` wake-ups fit in the budget.
+    fn wait_for(&mut self, n: usize, now: Instant) -> Duration {
+        self.refill(now);
+        let missing = n as f64 - self.tokens;
+        if missing <= 0.0 {
+            return Duration::ZERO;
+        }
+        Duration::from_secs_f64(missing / self.pacing.wakes_per_sec)
+    }
+
+    /// Takes `n` wake-ups out of the budget. A batch sent at its deadline
+    /// leaves the budget empty, not in debt: past the budget the pace is
+    /// one batch per `max_delay`.
+    fn spend(&mut self, n: usize, now: Instant) {
+        self.refill(now);
+        self.tokens = (self.tokens - n as f64).max(0.0);
     }
 }

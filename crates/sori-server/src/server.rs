@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::connections::{ConnectionCounter, ConnectionGuard};
-use crate::flush::Coalescer;
+use crate::flush::{Coalescer, Pacing};
 use crate::handler;
 use crate::handshake;
 use crate::ip_policy::{IpPolicy, RefusalLog};
@@ -163,7 +163,10 @@ impl Server {
             tracker: TaskTracker::new(),
             tls,
             sessions: Arc::new(Semaphore::new(config.max_sessions)),
-            coalescer: Arc::new(Coalescer::new(config.write_coalesce)),
+            coalescer: Arc::new(Coalescer::new(Pacing {
+                max_delay: config.write_coalesce,
+                wakes_per_sec: config.write_wakes_per_sec,
+            })),
             ip_policy,
             refusal_log: RefusalLog::default(),
             connections_per_ip,

@@ -18,34 +18,93 @@ fn counting() -> (Arc<Counter>, Waker) {
     (counter.clone(), Waker::from(counter))
 }
 
-#[tokio::test(start_paused = true)]
-async fn writers_are_woken_once_at_the_end_of_the_window() {
-    let coalescer = Arc::new(Coalescer::new(Duration::from_millis(2)));
+fn pacing(max_delay_ms: u64, wakes_per_sec: f64) -> Pacing {
+    Pacing {
+        max_delay: Duration::from_millis(max_delay_ms),
+        wakes_per_sec,
+    }
+}
+
+fn start(
+    pacing: Pacing,
+) -> (
+    Arc<Coalescer>,
+    CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
+    let coalescer = Arc::new(Coalescer::new(pacing));
     let stop = CancellationToken::new();
     let flusher = tokio::spawn({
         let (coalescer, stop) = (coalescer.clone(), stop.clone());
         async move { coalescer.run(stop).await }
     });
+    (coalescer, stop, flusher)
+}
+
+fn wakes(counters: &[Arc<Counter>]) -> usize {
+    counters.iter().map(|c| c.0.load(Ordering::SeqCst)).sum()
+}
+
+/// Lets the flusher run what is ready now, without moving the clock.
+async fn one_pass() {
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn within_the_budget_writers_are_woken_in_the_next_pass() {
+    let (coalescer, stop, flusher) = start(pacing(5, 1_000.0));
     let (first, waker) = counting();
     let (second, other) = counting();
     coalescer.defer(waker);
-    tokio::time::sleep(Duration::from_millis(1)).await;
     coalescer.defer(other);
-    assert_eq!(
-        first.0.load(Ordering::SeqCst),
-        0,
-        "not before the window ends"
-    );
-    tokio::time::sleep(Duration::from_millis(2)).await;
-    assert_eq!(first.0.load(Ordering::SeqCst), 1);
-    assert_eq!(second.0.load(Ordering::SeqCst), 1, "one window covers both");
+    let before = tokio::time::Instant::now();
+    one_pass().await;
+    assert_eq!(before.elapsed(), Duration::ZERO, "no time passed");
+    assert_eq!(wakes(&[first, second]), 2, "both woken with no window");
     stop.cancel();
     flusher.await.unwrap();
 }
 
 #[tokio::test(start_paused = true)]
-async fn without_a_window_writers_are_woken_at_once() {
-    let coalescer = Coalescer::new(Duration::ZERO);
+async fn past_the_budget_writers_wait_and_gather_but_never_past_the_delay() {
+    // A budget of 1,000 wake-ups a second saves up 50: a batch of 80 is
+    // 30 over, which the budget earns back in 30 ms, past the 5 ms bound.
+    let (coalescer, stop, flusher) = start(pacing(5, 1_000.0));
+    let counters: Vec<_> = (0..80)
+        .map(|_| {
+            let (counter, waker) = counting();
+            coalescer.defer(waker);
+            counter
+        })
+        .collect();
+    one_pass().await;
+    assert_eq!(wakes(&counters), 0, "over the budget: not at once");
+    tokio::time::sleep(Duration::from_millis(4)).await;
+    assert_eq!(wakes(&counters), 0, "not before the delay");
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    assert_eq!(wakes(&counters), 80, "all woken at the bound");
+    // The budget is spent (1 ms later it holds one wake-up): three more
+    // writers wait the 2 ms it takes to earn the other two.
+    let late: Vec<_> = (0..3)
+        .map(|_| {
+            let (counter, waker) = counting();
+            coalescer.defer(waker);
+            counter
+        })
+        .collect();
+    one_pass().await;
+    assert_eq!(wakes(&late), 0, "the budget is spent");
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    assert_eq!(wakes(&late), 3);
+    stop.cancel();
+    flusher.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_delay_writers_are_woken_at_once() {
+    let coalescer = Coalescer::new(pacing(0, 1.0));
     let (counter, waker) = counting();
     coalescer.defer(waker);
     assert_eq!(counter.0.load(Ordering::SeqCst), 1);
@@ -53,7 +112,10 @@ async fn without_a_window_writers_are_woken_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn stopping_wakes_whatever_is_left() {
-    let coalescer = Arc::new(Coalescer::new(Duration::from_secs(3600)));
+    let coalescer = Arc::new(Coalescer::new(Pacing {
+        max_delay: Duration::from_secs(3600),
+        wakes_per_sec: 1.0,
+    }));
     let stop = CancellationToken::new();
     let (counter, waker) = counting();
     coalescer.defer(waker);
