@@ -13,25 +13,29 @@
 //! the room's number. The app's timeline also keeps each sequence number
 //! once, so the user's own messages (known from their acks) are not shown
 //! twice either.
+//!
+//! The task's loop, the rooms it tracks and the pushes are here;
+//! `reconnect.rs` holds the back-off and the resume, `login.rs` the first
+//! login and the stored tokens, `requests.rs` the requests made once
+//! logged in.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sori_client::{Client, ClientError, Event, Events};
 use sori_protocol::pb;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::auth::{self, Secret, TokenFile};
-use crate::exchange::{ConnState, NetEvent, Request};
+use crate::auth::Secret;
+use crate::exchange::{NetEvent, Request};
+
+mod login;
+mod reconnect;
+mod requests;
 
 /// How many messages a first join shows.
 const JOIN_HISTORY: u32 = 50;
-/// The first reconnect waits about this long; each failure doubles it.
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-/// The longest wait between reconnects.
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Where to connect, and where tokens are kept.
 #[derive(Debug, Clone)]
@@ -124,115 +128,6 @@ impl Driver {
         }
     }
 
-    async fn connect(&mut self) -> Result<(), ClientError> {
-        let (client, events) = Client::connect(self.config.server.as_str()).await?;
-        self.client = Some(client);
-        self.events = Some(events);
-        Ok(())
-    }
-
-    /// The connection ended (or could not be made): try again later.
-    fn lost(&mut self, reason: String) {
-        self.client = None;
-        self.events = None;
-        if self.account.is_none() {
-            // Not logged in yet: the next login connects again.
-            self.retry_at = None;
-            self.tell(NetEvent::Connection(ConnState::Idle));
-            return;
-        }
-        if self.stay_offline {
-            self.tell(NetEvent::Connection(ConnState::Offline(reason)));
-            return;
-        }
-        self.attempt += 1;
-        let delay = backoff(self.attempt);
-        self.retry_at = Some(Instant::now() + delay);
-        self.tell(NetEvent::Connection(ConnState::Reconnecting {
-            attempt: self.attempt,
-            reason,
-        }));
-    }
-
-    async fn reconnect(&mut self) {
-        self.retry_at = None;
-        if let Err(err) = self.connect().await {
-            return self.lost(format!("cannot connect: {}", describe(&err)));
-        }
-        if self.account.is_none() {
-            self.attempt = 0;
-            self.tell(NetEvent::Connection(ConnState::Online));
-            return;
-        }
-        match self.resume().await {
-            Ok(()) => {
-                self.attempt = 0;
-                self.tell(NetEvent::Connection(ConnState::Resumed));
-            }
-            Err(ClientError::Server { code, message, .. }) if refuses_login(code) => {
-                self.client = None;
-                self.events = None;
-                self.account = None;
-                self.tell(NetEvent::Connection(ConnState::Offline(message.clone())));
-                self.tell(NetEvent::LoginFailed(message));
-            }
-            Err(err) => {
-                if let Some(client) = self.client.take() {
-                    client.close();
-                }
-                self.lost(describe(&err));
-            }
-        }
-    }
-
-    /// Logs in on the new connection and rejoins every tracked room from
-    /// its last sequence number.
-    async fn resume(&mut self) -> Result<(), ClientError> {
-        let client = self.client.clone().ok_or(ClientError::Closed)?;
-        let account = self.account.as_ref().ok_or(ClientError::Closed)?;
-        let login = auth::login(&client, &account.username, &account.secret).await?;
-        let members: BTreeMap<String, &pb::RoomInfo> = login
-            .rooms
-            .iter()
-            .map(|room| (room.name.to_lowercase(), room))
-            .collect();
-        let mut dropped = Vec::new();
-        self.rooms.retain(|key, tracked| {
-            let keep = key.is_empty() || members.contains_key(key);
-            if !keep {
-                dropped.push(tracked.name.clone());
-            }
-            keep
-        });
-        let mut joined_rooms = Vec::new();
-        for (key, room) in &members {
-            let since_seq = self.rooms.get(key).map(|tracked| tracked.last_seq);
-            let joined = match since_seq {
-                // Resumed: exactly the messages after the last one seen.
-                Some(since_seq) => client.join_room(&room.name, since_seq, 0).await?,
-                // A room joined elsewhere meanwhile: its newest messages.
-                None => client.join_room(&room.name, 0, JOIN_HISTORY).await?,
-            };
-            joined_rooms.push(joined);
-        }
-        if !members.contains_key("") {
-            let since_seq = self.rooms.get("").map_or(0, |tracked| tracked.last_seq);
-            joined_rooms.insert(0, client.join_room("", since_seq, 0).await?);
-        }
-        for joined in &joined_rooms {
-            self.track(joined);
-        }
-        self.keep_token(&login);
-        let user = login.user.unwrap_or_default();
-        self.tell(NetEvent::LoggedIn {
-            user,
-            rooms: joined_rooms,
-            resumed: true,
-            dropped,
-        });
-        Ok(())
-    }
-
     async fn request(&mut self, request: Request) {
         match request {
             Request::Resume => {
@@ -258,107 +153,6 @@ impl Driver {
         }
     }
 
-    /// The token stored for the username given on the command line.
-    fn stored_token(&self) -> Option<(String, String)> {
-        let username = self.config.username.clone()?;
-        let token = self.token_file(&username)?.load()?;
-        Some((username, token))
-    }
-
-    async fn login(&mut self, username: String, secret: Secret, register: Option<String>) {
-        if self.client.is_none() {
-            self.tell(NetEvent::Connection(ConnState::Connecting));
-            if let Err(err) = self.connect().await {
-                self.tell(NetEvent::Connection(ConnState::Idle));
-                let message = format!("cannot reach {}: {}", self.config.server, describe(&err));
-                self.tell(NetEvent::LoginFailed(message));
-                return;
-            }
-            self.retry_at = None;
-            self.attempt = 0;
-            self.tell(NetEvent::Connection(ConnState::Online));
-        }
-        let Some(client) = self.client.clone() else {
-            return;
-        };
-        if let Err(err) = self
-            .first_login(&client, &username, &secret, register)
-            .await
-        {
-            let refused = matches!(&err, ClientError::Server { code, .. } if refuses_login(*code));
-            if refused && matches!(secret, Secret::Token(_)) {
-                // The server no longer takes it: the password is needed.
-                if let Some(file) = self.token_file(&username) {
-                    file.forget();
-                }
-            }
-            self.tell(NetEvent::LoginFailed(describe(&err)));
-        }
-    }
-
-    async fn first_login(
-        &mut self,
-        client: &Client,
-        username: &str,
-        secret: &Secret,
-        register: Option<String>,
-    ) -> Result<(), ClientError> {
-        if let (Some(display_name), Secret::Password(password)) = (&register, secret) {
-            client.register(username, password, display_name).await?;
-        }
-        let login = auth::login(client, username, secret).await?;
-        let user = login.user.clone().unwrap_or_default();
-        self.account = Some(Account {
-            username: user.username.clone(),
-            secret: secret.clone(),
-        });
-        self.stay_offline = false;
-        self.keep_token(&login);
-        let mut names: Vec<String> = login.rooms.iter().map(|room| room.name.clone()).collect();
-        if !names.iter().any(String::is_empty) {
-            names.insert(0, String::new());
-        }
-        let mut rooms = Vec::new();
-        for name in names {
-            let joined = client.join_room(&name, 0, JOIN_HISTORY).await?;
-            self.track(&joined);
-            rooms.push(joined);
-        }
-        self.tell(NetEvent::LoggedIn {
-            user,
-            rooms,
-            resumed: false,
-            dropped: Vec::new(),
-        });
-        Ok(())
-    }
-
-    /// Stores the login's session token, if any, and logs in with it from
-    /// now on instead of the password.
-    fn keep_token(&mut self, login: &pb::LoginOk) {
-        let Some(token) = auth::session_token(login) else {
-            return;
-        };
-        let Some(account) = &mut self.account else {
-            return;
-        };
-        account.secret = Secret::Token(token.clone());
-        let username = account.username.clone();
-        if let Some(file) = self.token_file(&username) {
-            if let Err(err) = file.save(&token) {
-                self.tell(NetEvent::Failed {
-                    what: format!("saving the session to {}", file.path().display()),
-                    message: err.to_string(),
-                });
-            }
-        }
-    }
-
-    fn token_file(&self, username: &str) -> Option<TokenFile> {
-        let dir = self.config.state_dir.as_ref()?;
-        Some(TokenFile::new(dir, &self.config.server, username))
-    }
-
     /// Starts tracking a room from a join's answer; a room already tracked
     /// moves up to the answer's newest number.
     fn track(&mut self, joined: &pb::RoomJoined) {
@@ -376,124 +170,6 @@ impl Driver {
             });
         tracked.name = name.to_owned();
         tracked.last_seq = tracked.last_seq.max(seen);
-    }
-
-    async fn room_request(&mut self, request: Request) {
-        let what = describe_request(&request);
-        let Some(client) = self.client.clone().filter(|_| self.account.is_some()) else {
-            let message = if self.retry_at.is_some() {
-                "not connected (reconnecting…)"
-            } else {
-                "not connected"
-            };
-            self.tell(NetEvent::Failed {
-                what,
-                message: message.into(),
-            });
-            return;
-        };
-        let res = self.send(&client, request).await;
-        match res {
-            Ok(Some(event)) => self.tell(event),
-            Ok(None) => {}
-            Err(err) => self.tell(NetEvent::Failed {
-                what,
-                message: describe(&err),
-            }),
-        }
-    }
-
-    async fn send(
-        &mut self,
-        client: &Client,
-        request: Request,
-    ) -> Result<Option<NetEvent>, ClientError> {
-        let event = match request {
-            Request::Chat { room, text } => {
-                let ack = client.chat_in(&room, &text).await?;
-                NetEvent::ChatSent { text, ack }
-            }
-            Request::Whisper { to, text } => {
-                let ack = client.whisper(&to, &text).await?;
-                NetEvent::WhisperSent { to, text, ack }
-            }
-            Request::Join(name) => {
-                let joined = client.join_room(&name, 0, JOIN_HISTORY).await?;
-                self.track(&joined);
-                NetEvent::Joined(joined)
-            }
-            Request::Create {
-                name,
-                topic,
-                invite_only,
-            } => {
-                let joined = client.create_room(&name, &topic, invite_only).await?;
-                self.track(&joined);
-                NetEvent::Joined(joined)
-            }
-            Request::Leave(name) => {
-                client.leave_room(&name).await?;
-                self.rooms.remove(&name.to_lowercase());
-                NetEvent::Left(name)
-            }
-            Request::ListRooms => NetEvent::Rooms(client.list_rooms().await?),
-            Request::Members { room, show } => {
-                let members = client.list_members(&room).await?;
-                NetEvent::Members {
-                    room,
-                    members,
-                    show,
-                }
-            }
-            Request::History { room, before_seq } => {
-                NetEvent::History(client.history(&room, before_seq, JOIN_HISTORY).await?)
-            }
-            Request::Topic { room, topic } => {
-                client.set_topic(&room, &topic).await?;
-                NetEvent::Done(format!("topic of #{room} set"))
-            }
-            Request::Invite { room, username } => {
-                client.invite(&room, &username).await?;
-                NetEvent::Done(format!("invited {username} to #{room}"))
-            }
-            Request::Kick {
-                room,
-                username,
-                reason,
-            } => {
-                client.kick_member(&room, &username, &reason).await?;
-                NetEvent::Done(format!("kicked {username} from #{room}"))
-            }
-            Request::Ban {
-                room,
-                username,
-                reason,
-            } => {
-                client.ban_member(&room, &username, &reason).await?;
-                NetEvent::Done(format!("banned {username} from #{room}"))
-            }
-            Request::Unban { room, username } => {
-                client.unban_member(&room, &username).await?;
-                NetEvent::Done(format!("unbanned {username} in #{room}"))
-            }
-            Request::SetRole {
-                room,
-                username,
-                role,
-            } => {
-                client.set_role(&room, &username, role).await?;
-                let what = if role == pb::RoomRole::Operator {
-                    "is now an operator"
-                } else {
-                    "is no longer an operator"
-                };
-                NetEvent::Done(format!("{username} {what} in #{room}"))
-            }
-            Request::Resume | Request::Login { .. } | Request::Register { .. } | Request::Quit => {
-                return Ok(None);
-            }
-        };
-        Ok(Some(event))
     }
 
     fn event(&mut self, event: Event) {
@@ -573,19 +249,6 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// The wait before reconnect try `attempt` (1 for the first): doubling
-/// from [`FIRST_BACKOFF`] up to [`MAX_BACKOFF`], plus up to a quarter of
-/// it at random so that many clients do not all come back at once.
-fn backoff(attempt: u32) -> Duration {
-    let base = FIRST_BACKOFF
-        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
-        .min(MAX_BACKOFF);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |now| now.subsec_nanos());
-    base + base.mul_f64(f64::from(nanos % 1000) / 4000.0)
-}
-
 /// Whether a login refusal means the credentials are wrong, so retrying
 /// cannot help.
 fn refuses_login(code: pb::ErrorCode) -> bool {
@@ -606,28 +269,5 @@ fn describe(err: &ClientError) -> String {
         ClientError::Closed => "connection closed".into(),
         ClientError::Timeout => "no answer from the server".into(),
         other => other.to_string(),
-    }
-}
-
-/// What a request was, for error messages.
-fn describe_request(request: &Request) -> String {
-    match request {
-        Request::Chat { .. } => "send".into(),
-        Request::Whisper { to, .. } => format!("whisper to {to}"),
-        Request::Join(room) => format!("join #{room}"),
-        Request::Leave(room) => format!("leave #{room}"),
-        Request::Create { name, .. } => format!("create #{name}"),
-        Request::ListRooms => "rooms".into(),
-        Request::Members { .. } => "members".into(),
-        Request::History { .. } => "history".into(),
-        Request::Topic { .. } => "topic".into(),
-        Request::Invite { username, .. } => format!("invite {username}"),
-        Request::Kick { username, .. } => format!("kick {username}"),
-        Request::Ban { username, .. } => format!("ban {username}"),
-        Request::Unban { username, .. } => format!("unban {username}"),
-        Request::SetRole { username, .. } => format!("role of {username}"),
-        Request::Resume | Request::Login { .. } | Request::Register { .. } | Request::Quit => {
-            "login".into()
-        }
     }
 }
