@@ -160,6 +160,16 @@ impl Connection {
         }
     }
 
+    /// Drops the read buffers, whatever they hold: the session reads
+    /// nothing more. A session that waits for its Logout's answer, or for
+    /// its last writes, should not hold 4 KiB it will never use.
+    pub(crate) fn stop_reading(&mut self) {
+        self.pending = None;
+        if let Some(ws) = &mut self.ws {
+            ws.raw = BytesMut::new();
+        }
+    }
+
     /// True if the stream stopped inside a frame.
     pub(crate) fn has_partial_frame(&self) -> bool {
         self.pending

@@ -177,14 +177,7 @@ fn millis(d: std::time::Duration) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The size of what `f` returns, without calling it.
-    fn returned_size<F, A, B, C, D, E, G, H, R>(_: &F) -> usize
-    where
-        F: FnOnce(A, B, C, D, E, G, H) -> R,
-    {
-        size_of::<R>()
-    }
+    use crate::test_support::returned_size;
 
     #[test]
     fn a_waiting_logout_is_small() {

@@ -29,6 +29,7 @@ use deadline::Stamp;
 
 mod deadline;
 mod finish;
+mod slow;
 
 /// Most reads in a row before the handler lets other tasks run, so one
 /// flooding client cannot hog a worker thread.
@@ -64,8 +65,8 @@ enum End {
     /// The socket failed.
     Failed(std::io::Error),
     /// A request (Logout) is answered later by someone who then closes the
-    /// session; until then it reads nothing more (`until_closed` waits for
-    /// that, so no session ends with this).
+    /// session; until then it reads nothing more (`run` waits for that, so
+    /// no session ends with this).
     Closing,
 }
 
@@ -157,6 +158,13 @@ impl Handler {
     async fn run(&mut self, writer: &mut Writer) -> End {
         let timer = tokio::time::sleep_until(self.accepted_at + self.shared.config.login_timeout);
         tokio::pin!(timer);
+        // After a request that is answered later by someone who then
+        // closes the session (a Logout), the session reads nothing more
+        // and writes until it is closed, bounded by the idle timeout in
+        // case the answer never comes. It waits here, in the task's own
+        // state: 19,000 sessions logging out at once each held a boxed
+        // future of their own while they waited.
+        let mut closing = false;
         loop {
             tokio::select! {
                 biased;
@@ -164,13 +172,20 @@ impl Handler {
                 stop = poll_fn(|cx| writer.poll_drive(cx, &self.peer.link.outbox, &self.shared.metrics)) => {
                     return End::Stopped(stop);
                 }
-                res = poll_fn(|cx| self.conn.poll_fill(cx)) => {
+                res = poll_fn(|cx| self.conn.poll_fill(cx)), if !closing => {
                     let fill = match res {
                         Ok(fill) => fill,
                         Err(err) => return End::Failed(err),
                     };
-                    if let Some(end) = self.read_and_handle(fill, writer).await {
-                        return end;
+                    match self.read_and_handle(fill, writer).await {
+                        None => {}
+                        Some(End::Closing) => {
+                            closing = true;
+                            self.conn.stop_reading();
+                            timer.as_mut().reset(Instant::now() + self.shared.config.idle_timeout);
+                            continue;
+                        }
+                        Some(end) => return end,
                     }
                     if std::mem::take(&mut self.rearm) {
                         match self.next_deadline() {
@@ -180,6 +195,12 @@ impl Handler {
                     }
                 }
                 () = &mut timer => {
+                    if closing {
+                        return End::Kick(Refusal::new(
+                            ErrorCode::Internal,
+                            "the request was not answered in time",
+                        ));
+                    }
                     // Deadlines move with traffic; the timer is only reset
                     // when it fires, not on every read.
                     match self.next_deadline() {
@@ -191,35 +212,16 @@ impl Handler {
         }
     }
 
-    /// After a request that is answered later by someone who then closes
-    /// the session (a Logout): reads nothing more, and writes until the
-    /// session is closed, bounded by the idle timeout in case the answer
-    /// never comes. Waited for here, not in the request's box, which is
-    /// gone by now.
-    /// Ends the session: waits for its closing answer first if it is
-    /// `Closing`, takes it out of the hub, then writes what it must and
-    /// closes the socket.
-    async fn end(&mut self, mut end: End, mut writer: Writer) {
-        if let End::Closing = end {
-            end = self.until_closed(&mut writer).await;
-        }
+    /// Ends the session: takes it out of the hub, then writes what it must
+    /// and closes the socket.
+    async fn end(&mut self, end: End, writer: Writer) {
+        // Nothing more is read: the read buffer goes now.
+        self.conn.stop_reading();
         self.finish(end);
         let grace = self.shared.config.shutdown_grace;
         writer
             .finish(&self.peer.link, &self.shared.metrics, grace)
             .await;
-    }
-
-    async fn until_closed(&mut self, writer: &mut Writer) -> End {
-        let outbox = &self.peer.link.outbox;
-        let writes = poll_fn(|cx| writer.poll_drive(cx, outbox, &self.shared.metrics));
-        match tokio::time::timeout(self.shared.config.idle_timeout, writes).await {
-            Ok(stop) => End::Stopped(stop),
-            Err(_) => End::Kick(Refusal::new(
-                ErrorCode::Internal,
-                "the request was not answered in time",
-            )),
-        }
     }
 
     /// Handles every whole frame that `first` and what else the kernel
@@ -406,64 +408,6 @@ impl Handler {
         Step::Done
     }
 
-    /// Handles a request that waits for the store or the password hasher,
-    /// while the session's writes go on.
-    async fn slow(
-        &mut self,
-        request_id: u32,
-        message: Message,
-        writer: &mut Writer,
-    ) -> Option<End> {
-        let peer = self.peer.clone();
-        let metrics = self.shared.metrics.clone();
-        let work = self.handle_slow(request_id, message);
-        match while_writing(work, writer, &peer.link.outbox, &metrics).await {
-            (_, Some(stop)) => Some(End::Stopped(stop)),
-            (end, None) => end,
-        }
-    }
-
-    /// Requests that may wait for the store or the password hasher.
-    async fn handle_slow(&mut self, request_id: u32, message: Message) -> Option<End> {
-        let core = &self.shared.core;
-        let reply = match (message, &mut self.state) {
-            (Message::Register(req), State::Connected) => core
-                .register(req)
-                .await
-                .map(|()| Some(Message::Ok(pb::Ok {}))),
-            (Message::Login(req), State::Connected) => self.login(request_id, req).await,
-            (Message::Register(_) | Message::Login(_), State::Authenticated(_)) => {
-                Err(already_authenticated())
-            }
-            (_, State::Connected) => Err(Refusal::new(ErrorCode::NotAuthenticated, "log in first")),
-            (message, State::Authenticated(session)) => {
-                let peer: Arc<Peer> = self.peer.clone();
-                let res = dispatch::authenticated(
-                    core,
-                    &self.shared.login_throttle,
-                    &peer,
-                    session,
-                    request_id,
-                    message,
-                    self.last_rx.at(self.accepted_at),
-                )
-                .await;
-                match res {
-                    Ok(sori_core::Outcome::Logout) => {
-                        self.push(request_id, Message::Ok(pb::Ok {}));
-                        return Some(End::Kick(Refusal::new(ErrorCode::LoggedOut, "logged out")));
-                    }
-                    Ok(sori_core::Outcome::Reply(msg)) => Ok(Some(msg)),
-                    Ok(sori_core::Outcome::Sent) => Ok(None),
-                    Ok(sori_core::Outcome::Closing) => return Some(End::Closing),
-                    Err(refusal) => Err(refusal),
-                }
-            }
-        };
-        self.answer(request_id, reply);
-        None
-    }
-
     /// Queues the answer to a request, if it has one to queue.
     fn answer(&self, request_id: u32, reply: Result<Option<Message>, Refusal>) {
         match reply {
@@ -473,77 +417,10 @@ impl Handler {
         }
     }
 
-    /// Logs in by password, behind the failed-login throttle (an edge's
-    /// concern: it is keyed by the client's address), or by session token.
-    ///
-    /// A token login skips the throttle: a token cannot be guessed, so
-    /// there is nothing to slow down, and someone guessing at an account's
-    /// password then cannot lock that account's own clients out of their
-    /// reloads. Its failures (TOKEN_INVALID) are not counted either.
-    async fn login(&mut self, request_id: u32, req: pb::Login) -> Result<Option<Message>, Refusal> {
-        let shared = &self.shared;
-        let peer: Arc<Peer> = self.peer.clone();
-        let session = if req.token.is_empty() {
-            let key = sori_core::hub::username_key(&req.username);
-            let ip = self.peer.ip;
-            dispatch::login_throttled(&shared.login_throttle, &key, ip)?;
-            let res = shared
-                .core
-                .login(&peer, request_id, &req.username, &req.password)
-                .await;
-            dispatch::record_attempt(&shared.login_throttle, &key, ip, &res);
-            res?
-        } else if req.password.is_empty() {
-            shared
-                .core
-                .login_with_token(&peer, request_id, &req.username, &req.token)
-                .await?
-        } else {
-            return Err(Refusal::new(
-                ErrorCode::BadCredentials,
-                "send a password or a session token, not both",
-            ));
-        };
-        self.rearm = true;
-        self.state = State::Authenticated(Box::new(session));
-        Ok(None)
-    }
-
     /// Encodes and queues a frame for this session.
     fn push(&self, request_id: u32, msg: Message) {
         self.peer.push(&Event::new(request_id, msg));
     }
-}
-
-/// Runs `work` (a request that waits for the store or the hasher) while
-/// the session's writes go on, so its queue keeps draining meanwhile. If
-/// the writes stop, `work` still runs to its end (it may be half way
-/// through changing shared state) and the stop is handed back beside its
-/// result.
-async fn while_writing<T>(
-    work: impl Future<Output = T>,
-    writer: &mut Writer,
-    outbox: &crate::outbox::Outbox,
-    metrics: &sori_core::metrics::Metrics,
-) -> (T, Option<Stop>) {
-    let mut work = std::pin::pin!(work);
-    let mut stop = None;
-    loop {
-        tokio::select! {
-            biased;
-            out = &mut work => return (out, stop),
-            stopped = poll_fn(|cx| writer.poll_drive(cx, outbox, metrics)), if stop.is_none() => {
-                stop = Some(stopped);
-            }
-        }
-    }
-}
-
-fn already_authenticated() -> Refusal {
-    Refusal::new(
-        ErrorCode::AlreadyAuthenticated,
-        "this session is already logged in",
-    )
 }
 
 #[cfg(test)]

@@ -23,6 +23,8 @@ mod proxy_protocol;
 pub mod rate;
 mod server;
 mod shared;
+#[cfg(test)]
+mod test_support;
 mod transport;
 mod upgrade;
 mod web;

@@ -1,14 +1,7 @@
 //! What an idle session costs: the sizes its task and its peer are held to.
 
 use super::*;
-
-/// The size of what `f` returns, without calling it.
-fn returned_size<F, A, B, C, D, E, G, H, R>(_: &F) -> usize
-where
-    F: FnOnce(A, B, C, D, E, G, H) -> R,
-{
-    size_of::<R>()
-}
+use crate::test_support::returned_size;
 
 #[test]
 fn a_session_task_fits_a_640_byte_cell() {
