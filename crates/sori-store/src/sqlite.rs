@@ -73,10 +73,12 @@ impl SqliteStore {
         // its own thread and page cache of up to 2 MB; kept, they held
         // ~15 MB after 19,000 sessions had come and gone. Idle connections
         // now close after a few seconds (opening one again costs about a
-        // millisecond); the persister's, which is never idle under load,
-        // stays.
+        // millisecond). None is kept open while idle: the last one's page
+        // cache, filled by the burst, held another megabyte or two of a
+        // server that sat idle after it; the persister's, never idle under
+        // load, stays while there is load.
         let pool = SqlitePoolOptions::new()
-            .min_connections(1)
+            .min_connections(0)
             .idle_timeout(IDLE_CONNECTION_TIMEOUT)
             .connect_with(options)
             .await
