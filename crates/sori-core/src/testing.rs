@@ -114,11 +114,14 @@ impl Link for Recorder {
 
 /// A SQLite store whose message writes wait while a test holds
 /// [`GatedStore::appends`]: the persister's writes can be held back to see
-/// what clients get before a message is on disk.
+/// what clients get before a message is on disk. It also counts its batch
+/// token revocations.
 pub(crate) struct GatedStore {
     pub(crate) inner: Arc<SqliteStore>,
     /// Every batch of messages takes this before it is written.
     pub(crate) appends: tokio::sync::Mutex<()>,
+    /// Calls of `revoke_token_hashes` so far.
+    pub(crate) revocation_batches: std::sync::atomic::AtomicUsize,
 }
 
 impl GatedStore {
@@ -126,6 +129,7 @@ impl GatedStore {
         GatedStore {
             inner,
             appends: tokio::sync::Mutex::new(()),
+            revocation_batches: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 }
@@ -315,6 +319,8 @@ impl TokenStore for GatedStore {
         self.inner.revoke_token(hash).await
     }
     async fn revoke_token_hashes(&self, hashes: &[TokenHash]) -> Result<u64, StoreError> {
+        self.revocation_batches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.revoke_token_hashes(hashes).await
     }
     async fn revoke_tokens(&self, account: AccountId) -> Result<u64, StoreError> {

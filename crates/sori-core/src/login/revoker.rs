@@ -151,59 +151,19 @@ pub(crate) fn not_revoked() -> Refusal {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
-    use sori_store::{
-        AccountId, AccountStore, NewAccount, NewToken, SqliteStore, StoreError, StoredToken,
-    };
+    use sori_store::{AccountStore, NewAccount, NewToken, SqliteStore};
 
     use super::*;
-
-    /// An SQLite store that counts its batch revocations.
-    struct Counting {
-        inner: SqliteStore,
-        batches: AtomicUsize,
-    }
-
-    #[async_trait::async_trait]
-    impl TokenStore for Counting {
-        async fn create_token(
-            &self,
-            account: AccountId,
-            hash: &TokenHash,
-            created_at_ms: i64,
-            expires_at_ms: i64,
-        ) -> Result<(), StoreError> {
-            self.inner
-                .create_token(account, hash, created_at_ms, expires_at_ms)
-                .await
-        }
-        async fn find_token(
-            &self,
-            hash: &TokenHash,
-            now_ms: i64,
-        ) -> Result<Option<StoredToken>, StoreError> {
-            self.inner.find_token(hash, now_ms).await
-        }
-        async fn revoke_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
-            self.inner.revoke_token(hash).await
-        }
-        async fn revoke_token_hashes(&self, hashes: &[TokenHash]) -> Result<u64, StoreError> {
-            self.batches.fetch_add(1, Ordering::Relaxed);
-            self.inner.revoke_token_hashes(hashes).await
-        }
-        async fn revoke_tokens(&self, account: AccountId) -> Result<u64, StoreError> {
-            self.inner.revoke_tokens(account).await
-        }
-        async fn delete_expired_tokens(&self, now_ms: i64) -> Result<u64, StoreError> {
-            self.inner.delete_expired_tokens(now_ms).await
-        }
-    }
+    use crate::testing::GatedStore;
 
     #[tokio::test]
     async fn logouts_queued_together_are_revoked_in_one_batch() {
-        let inner = SqliteStore::in_memory().await.unwrap();
-        let alice = inner
+        let store = Arc::new(GatedStore::new(Arc::new(
+            SqliteStore::in_memory().await.unwrap(),
+        )));
+        let alice = store
             .create_account(NewAccount {
                 username: "alice".into(),
                 display_name: "alice".into(),
@@ -211,10 +171,6 @@ mod tests {
             })
             .await
             .unwrap();
-        let store = Arc::new(Counting {
-            inner,
-            batches: AtomicUsize::new(0),
-        });
         let mut tokens = Vec::new();
         for _ in 0..100 {
             let new = NewToken::generate().unwrap();
@@ -234,7 +190,7 @@ mod tests {
         for answer in answers {
             assert!(answer.await.unwrap(), "revoked on disk");
         }
-        assert_eq!(store.batches.load(Ordering::Relaxed), 1);
+        assert_eq!(store.revocation_batches.load(Ordering::Relaxed), 1);
         for hash in &tokens {
             assert_eq!(store.find_token(hash, 0).await.unwrap(), None);
         }
