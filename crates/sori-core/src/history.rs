@@ -88,6 +88,15 @@ async fn run(
         if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
             return;
         }
+        // One scheduler pass before the write: the sessions reading right
+        // now add their messages to this transaction, not the next.
+        tokio::task::yield_now().await;
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(pending) => batch.push(pending),
+                Err(_) => break,
+            }
+        }
         for pending in batch.drain(..) {
             rows.push(pending.message);
             acks.push((pending.room, pending.sender, pending.request_id));
