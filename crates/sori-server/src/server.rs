@@ -374,7 +374,7 @@ fn admit_and_spawn(
         Ok(guard) => guard,
         Err(kicked) => {
             shared.metrics.refused_ip.inc();
-            refuse(stream, &kicked);
+            refuse(stream, kind, &kicked);
             return;
         }
     };
@@ -403,15 +403,29 @@ fn start_session(
             shared.metrics.refused_full.inc();
             let kicked =
                 Message::kicked(ErrorCode::ServerFull, "the server is full; try again later");
-            refuse(stream, &encode_to_bytes(0, &kicked));
+            refuse(stream, kind, &kicked);
         }
     }
 }
 
-/// Tells a refused connection why it is closed. The write cannot block: a
-/// new socket's send buffer is empty.
-fn refuse(stream: TcpStream, kicked: &[u8]) {
-    let _ = stream.try_write(kicked);
+/// Tells a refused connection why it is closed: a Kicked frame on the TCP
+/// listener; on the WebSocket listener, whose clients (browsers among
+/// them) speak HTTP first, an HTTP error with the Kicked's text (403 for a
+/// ban or the IP policy, 429 for too many connections, 503 for a full
+/// server). The write cannot block: a new socket's send buffer is empty.
+fn refuse(stream: TcpStream, kind: Kind, kicked: &Message) {
+    let bytes = match (kind, kicked) {
+        (Kind::WebSocket, Message::Kicked(k)) => {
+            let status = match ErrorCode::try_from(k.code) {
+                Ok(ErrorCode::TooManyConnections) => 429,
+                Ok(ErrorCode::ServerFull) => 503,
+                _ => 403,
+            };
+            sori_ws::reject_response(status, &k.message)
+        }
+        _ => encode_to_bytes(0, kicked),
+    };
+    let _ = stream.try_write(&bytes);
     // Shut down our side; dropping the socket then closes it. Lingering to
     // read the client's bytes would tie up a descriptor per refused client,
     // exactly when descriptors are scarce.

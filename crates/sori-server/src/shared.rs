@@ -5,12 +5,11 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use sori_core::Core;
 use sori_core::metrics::Metrics;
 use sori_core::moderation;
+use sori_protocol::Message;
 use sori_protocol::pb::ErrorCode;
-use sori_protocol::{Message, encode_to_bytes};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -69,10 +68,10 @@ pub(crate) struct Place {
 
 /// Checks a new connection's address: bans, the IP and country policy, and
 /// the per-address limits. Returns the per-address guard, or the Kicked
-/// frame that tells the client why it is refused.
-pub(crate) fn admit(shared: &Shared, ip: IpAddr) -> Result<ConnectionGuard, Bytes> {
+/// message that tells the client why it is refused.
+pub(crate) fn admit(shared: &Shared, ip: IpAddr) -> Result<ConnectionGuard, Box<Message>> {
     if let Some(ban) = shared.core.ip_bans.check(ip) {
-        return Err(encode_to_bytes(0, &moderation::banned_kick(&ban)));
+        return Err(Box::new(moderation::banned_kick(&ban)));
     }
     let now = std::time::Instant::now();
     if let Verdict::Deny(reason) = shared.ip_policy.check(ip) {
@@ -83,24 +82,23 @@ pub(crate) fn admit(shared: &Shared, ip: IpAddr) -> Result<ConnectionGuard, Byte
             ErrorCode::IpRefused,
             "connections from your address are not allowed here",
         );
-        return Err(encode_to_bytes(0, &kicked));
+        return Err(Box::new(kicked));
     }
     if !shared.new_connections.check(client_key(ip), now) {
         let kicked = Message::kicked(
             ErrorCode::TooManyConnections,
             "too many new connections from your address; slow down",
         );
-        return Err(encode_to_bytes(0, &kicked));
+        return Err(Box::new(kicked));
     }
     shared
         .core
         .bus
         .limit_event(sori_core::bus::LimitEvent::Accepted(ip));
     shared.connections_per_ip.try_acquire(ip).ok_or_else(|| {
-        let kicked = Message::kicked(
+        Box::new(Message::kicked(
             ErrorCode::TooManyConnections,
             "too many connections from your address",
-        );
-        encode_to_bytes(0, &kicked)
+        ))
     })
 }

@@ -297,6 +297,8 @@ pub fn reject_response(status: u16, reason: &str) -> Bytes {
         403 => "Forbidden",
         404 => "Not Found",
         426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        503 => "Service Unavailable",
         _ => "Error",
     };
     let upgrade = if status == 426 {

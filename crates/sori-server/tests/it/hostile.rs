@@ -6,6 +6,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use sori_client::raw::RawConnection;
 use sori_client::{Client, ClientError, ConnectOptions, Event};
 use sori_protocol::pb::{self, ErrorCode};
@@ -184,6 +186,50 @@ async fn new_connections_per_address_are_rate_limited() {
             None,
             Some(ErrorCode::TooManyConnections),
             Some(ErrorCode::TooManyConnections)
+        ]
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_connection_on_the_websocket_listener_gets_an_http_error() {
+    // Browsers speak HTTP first: a Kicked frame there read as garbage
+    // (ERR_INVALID_HTTP_RESPONSE), so the WebSocket listener refuses with
+    // an HTTP status instead.
+    let config = sori_server::Config {
+        limits: LimitsConfig {
+            new_connections_per_ip_per_sec: 0.5,
+            new_connections_per_ip_burst: 2.0,
+            ..support::generous_limits()
+        },
+        ..support::config()
+    };
+    let server = support::start(config).await;
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let mut conn = tokio::net::TcpStream::connect(server.ws_addr)
+            .await
+            .unwrap();
+        conn.write_all(b"GET /favicon.svg HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut answer))
+            .await
+            .expect("the server answers and closes")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        answers.push(answer.lines().next().unwrap_or_default().to_owned());
+        if answers.len() == 3 {
+            assert!(answer.contains("too many new connections"), "{answer}");
+        }
+    }
+    assert_eq!(
+        answers,
+        [
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 429 Too Many Requests"
         ]
     );
     server.stop().await.unwrap();
