@@ -18,6 +18,17 @@ fn counting() -> (Arc<Counter>, Waker) {
     (counter.clone(), Waker::from(counter))
 }
 
+/// `n` counting writers, each deferred to `coalescer`.
+fn deferred(coalescer: &Coalescer, n: usize) -> Vec<Arc<Counter>> {
+    (0..n)
+        .map(|_| {
+            let (counter, waker) = counting();
+            coalescer.defer(waker);
+            counter
+        })
+        .collect()
+}
+
 fn pacing(max_delay_ms: u64, wakes_per_sec: f64) -> Pacing {
     Pacing {
         max_delay: Duration::from_millis(max_delay_ms),
@@ -72,13 +83,7 @@ async fn past_the_budget_writers_wait_and_gather_but_never_past_the_delay() {
     // A budget of 1,000 wake-ups a second saves up 500: a batch of 530 is
     // 30 over, which the budget earns back in 30 ms, past the 5 ms bound.
     let (coalescer, stop, flusher) = start(pacing(5, 1_000.0));
-    let counters: Vec<_> = (0..530)
-        .map(|_| {
-            let (counter, waker) = counting();
-            coalescer.defer(waker);
-            counter
-        })
-        .collect();
+    let counters = deferred(&coalescer, 530);
     one_pass().await;
     assert_eq!(wakes(&counters), 0, "over the budget: not at once");
     tokio::time::sleep(Duration::from_millis(4)).await;
@@ -87,13 +92,7 @@ async fn past_the_budget_writers_wait_and_gather_but_never_past_the_delay() {
     assert_eq!(wakes(&counters), 530, "all woken at the bound");
     // The budget is spent (1 ms later it holds one wake-up): three more
     // writers wait the 2 ms it takes to earn the other two.
-    let late: Vec<_> = (0..3)
-        .map(|_| {
-            let (counter, waker) = counting();
-            coalescer.defer(waker);
-            counter
-        })
-        .collect();
+    let late = deferred(&coalescer, 3);
     one_pass().await;
     assert_eq!(wakes(&late), 0, "the budget is spent");
     tokio::time::sleep(Duration::from_millis(3)).await;

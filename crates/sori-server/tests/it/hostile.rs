@@ -150,17 +150,22 @@ async fn one_address_gets_a_bounded_number_of_connections() {
     server.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn new_connections_per_address_are_rate_limited() {
-    let config = sori_server::Config {
+/// A server that takes two new connections from an address, then one
+/// every two seconds.
+fn two_new_connections_then_one_per_2s() -> sori_server::Config {
+    sori_server::Config {
         limits: LimitsConfig {
             new_connections_per_ip_per_sec: 0.5,
             new_connections_per_ip_burst: 2.0,
             ..support::generous_limits()
         },
         ..support::config()
-    };
-    let server = support::start(config).await;
+    }
+}
+
+#[tokio::test]
+async fn new_connections_per_address_are_rate_limited() {
+    let server = support::start(two_new_connections_then_one_per_2s()).await;
     let mut codes = Vec::new();
     for _ in 0..4 {
         let mut conn = server.raw().await;
@@ -196,15 +201,7 @@ async fn a_refused_connection_on_the_websocket_listener_gets_an_http_error() {
     // Browsers speak HTTP first: a Kicked frame there read as garbage
     // (ERR_INVALID_HTTP_RESPONSE), so the WebSocket listener refuses with
     // an HTTP status instead.
-    let config = sori_server::Config {
-        limits: LimitsConfig {
-            new_connections_per_ip_per_sec: 0.5,
-            new_connections_per_ip_burst: 2.0,
-            ..support::generous_limits()
-        },
-        ..support::config()
-    };
-    let server = support::start(config).await;
+    let server = support::start(two_new_connections_then_one_per_2s()).await;
     let mut answers = Vec::new();
     for _ in 0..3 {
         let mut conn = tokio::net::TcpStream::connect(server.ws_addr)
