@@ -1,31 +1,9 @@
 //! The `sori-server` binary: parse flags and config, set up logging, bind,
 //! open the database, then hand over to `sori_server::Server::run`.
 
-// Idle sessions are a few small long-lived allocations each (the session's
-// task, its peer, its hub entries); glibc's malloc fragments around them
-// and jemalloc does not: 2.58 against 2.05 KiB of RSS per idle session at
-// 19,000 sessions, at the same CPU per delivery (docs/BENCHMARKS.md).
 #[cfg(feature = "jemalloc")]
-#[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-// jemalloc's options, read once at its start (`malloc_conf`, a
-// NUL-terminated C string; jemalloc is the process's `malloc` as well, so
-// SQLite's memory is purged the same way). Memory freed after a burst (a
-// login storm's buffers, 19,000 sessions ending at once) goes back to the
-// system even while the server then sits idle: a background thread purges,
-// freed pages are returned within about a second instead of ten
-// (`dirty_decay_ms`), and straight away with MADV_DONTNEED, which lowers
-// RSS at once, rather than first through MADV_FREE, which leaves the pages
-// counted until the kernel wants them (`muzzy_decay_ms:0`). One arena, not
-// four per core: the few objects that outlive a burst pin fewer
-// half-empty slabs (RSS 10 s after 19,000 sessions left: 16.2 against
-// 16.9 MB with two arenas and 17.6 with eight), at the same CPU per
-// delivery (threads allocate from their own caches first).
-#[cfg(feature = "jemalloc")]
-#[unsafe(export_name = "malloc_conf")]
-static JEMALLOC_CONF: &[u8; 70] =
-    b"narenas:1,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+#[path = "main/alloc.rs"]
+mod alloc;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -138,12 +116,8 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    // JEMALLOC_CONF (above) asks for the background thread; say so if it
-    // could not start.
     #[cfg(feature = "jemalloc")]
-    if !tikv_jemalloc_ctl::background_thread::read().unwrap_or(false) {
-        tracing::warn!("jemalloc's background purging is not running");
-    }
+    alloc::check_background_thread();
     // Sessions are sockets: take every file descriptor the hard limit allows.
     if let Err(err) = rlimit::increase_nofile_limit(u64::MAX) {
         tracing::warn!(%err, "could not raise the open-file limit");
@@ -153,6 +127,8 @@ fn main() -> anyhow::Result<()> {
     if let Some(n) = cli.worker_threads {
         runtime.worker_threads(n);
     }
+    #[cfg(feature = "jemalloc")]
+    runtime.on_thread_park(alloc::flush_idle_thread_cache);
     runtime
         .build()
         .context("starting the tokio runtime")?
