@@ -17,6 +17,10 @@ use sori_core::metrics::Probe;
 #[cfg(test)]
 mod tests;
 
+/// Most frames the first push of a batch reserves room for (32 KiB of
+/// `Bytes` handles); a longer batch grows as usual.
+const MAX_RESERVE: usize = 1024;
+
 /// The queue's life cycle, as the writer sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -61,6 +65,11 @@ struct State {
     /// writer. Where a probe's frame stands in line when it is pushed.
     unwritten: u32,
     mode: Mode,
+    /// How many frames the writer took last time: the first push into an
+    /// empty queue reserves room for as many (one allocation per batch,
+    /// instead of growing 4, 8, 16, ... and copying at each step). The
+    /// queue itself holds no memory between batches.
+    last_take: u16,
     /// The writer's waker while it waits for frames or for an abort.
     waker: Option<Waker>,
     /// Fan-out probes waiting for their frame to be written; `None` unless
@@ -100,6 +109,7 @@ impl Outbox {
                 bytes: 0,
                 unwritten: 0,
                 mode: Mode::Open,
+                last_take: 0,
                 waker: None,
                 probes: None,
             }),
@@ -142,6 +152,10 @@ impl Outbox {
                 (Push::Overflowed, st.waker.take())
             } else {
                 st.bytes += frame.len();
+                if st.frames.capacity() == 0 {
+                    let hint = usize::from(st.last_take);
+                    st.frames.reserve(hint);
+                }
                 st.frames.push_back(frame);
                 if let Some(probe) = probe {
                     // The frames ahead of this one are the unwritten ones:
@@ -223,6 +237,7 @@ impl Outbox {
         match st.mode {
             Mode::Overflowed | Mode::Dead => Poll::Ready(st.mode),
             Mode::Open | Mode::Finishing if !st.frames.is_empty() => {
+                st.last_take = st.frames.len().min(MAX_RESERVE) as u16;
                 if batch.is_empty() {
                     // Swap rather than copy: both buffers keep their capacity.
                     std::mem::swap(&mut st.frames, batch);

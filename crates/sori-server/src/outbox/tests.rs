@@ -74,6 +74,25 @@ async fn a_waiting_writer_is_woken_by_a_push() {
     assert_eq!(writer.await.unwrap(), 1);
 }
 
+#[tokio::test]
+async fn an_idle_queue_holds_no_memory_and_a_batch_is_reserved_at_once() {
+    let outbox = Outbox::new(1 << 20);
+    for _ in 0..40 {
+        outbox.push(frame(1), None);
+    }
+    let (_, batch) = take(&outbox).await;
+    assert_eq!(batch.len(), 40);
+    assert_eq!(outbox.lock().frames.capacity(), 0, "idle: nothing kept");
+    // The next batch's first frame reserves room for as many as the last.
+    outbox.push(frame(1), None);
+    assert!(outbox.lock().frames.capacity() >= 40);
+    let (_, batch) = take(&outbox).await;
+    assert_eq!(batch.len(), 1);
+    // A quiet spell shrinks the reservation again.
+    outbox.push(frame(1), None);
+    assert!(outbox.lock().frames.capacity() < 40);
+}
+
 #[test]
 fn an_outbox_is_small() {
     // Every session has one, idle or not: with its link and peer it must
