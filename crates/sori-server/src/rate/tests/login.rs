@@ -42,6 +42,16 @@ fn check_throttle(config: LoginThrottleConfig, steps: &[(Duration, Step)]) {
 const IP_A: &str = "192.0.2.1";
 const IP_B: &str = "198.51.100.1";
 
+/// "kim" fails from `IP_A` as often as he may without a delay
+/// (`account_free_failures`), all at once.
+const KIM_USES_HIS_FREE_FAILURES: &[(Duration, Step)] =
+    &[(Duration::ZERO, Step::Fail("kim", IP_A)); 3];
+
+/// Runs `first`, then `then`, against one throttle of `throttle_config()`.
+fn check_throttle_after(first: &[(Duration, Step)], then: &[(Duration, Step)]) {
+    check_throttle(throttle_config(), &[first, then].concat());
+}
+
 #[test]
 fn login_throttle_grows_per_account() {
     use Step::{Delay, Fail};
@@ -72,13 +82,10 @@ fn login_throttle_grows_per_account() {
 
 #[test]
 fn login_throttle_reserves_the_slot_it_grants() {
-    use Step::{Delay, Fail};
-    check_throttle(
-        throttle_config(),
+    use Step::Delay;
+    check_throttle_after(
+        KIM_USES_HIS_FREE_FAILURES,
         &[
-            (ms(0), Fail("kim", IP_A)),
-            (ms(0), Fail("kim", IP_A)),
-            (ms(0), Fail("kim", IP_A)),
             (ms(1_000), Delay("kim", IP_A, None)),
             // A parallel attempt on another connection must wait, before
             // the first one's result is known.
@@ -91,12 +98,9 @@ fn login_throttle_reserves_the_slot_it_grants() {
 #[test]
 fn login_throttle_success_clears_the_account() {
     use Step::{Delay, Fail, Succeed};
-    check_throttle(
-        throttle_config(),
+    check_throttle_after(
+        KIM_USES_HIS_FREE_FAILURES,
         &[
-            (ms(0), Fail("kim", IP_A)),
-            (ms(0), Fail("kim", IP_A)),
-            (ms(0), Fail("kim", IP_A)),
             (ms(1_000), Delay("kim", IP_A, None)),
             (ms(1_000), Succeed("kim", IP_A)),
             (ms(1_000), Delay("kim", IP_A, None)),
@@ -132,12 +136,9 @@ fn login_throttle_per_address_across_accounts() {
 #[test]
 fn login_throttle_forgets_old_failures() {
     use Step::{Delay, Fail};
-    check_throttle(
-        throttle_config(),
+    check_throttle_after(
+        KIM_USES_HIS_FREE_FAILURES,
         &[
-            (ms(0), Fail("kim", IP_A)),
-            (ms(0), Fail("kim", IP_A)),
-            (ms(0), Fail("kim", IP_A)),
             (ms(0), Delay("kim", IP_A, Some(1_000))),
             // Ten minutes after the last failure, it is forgotten.
             (secs(600), Fail("kim", IP_A)),
