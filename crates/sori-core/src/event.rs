@@ -23,8 +23,8 @@ mod tests;
 /// A batch ([`Event::batch`]) is several pushes in one event: its frames
 /// back to back, which is still a valid Sori stream, and in another wire
 /// format each frame wrapped on its own (one binary WebSocket message per
-/// frame). A recipient queues it as one entry. [`Event::tail`] gives the
-/// same batch without its first notices, sharing the bytes.
+/// frame). A recipient queues it as one entry. [`Event::tail`] and
+/// [`Event::slice`] give part of the same batch, sharing the bytes.
 pub struct Event {
     body: Body,
     frame: OnceLock<Bytes>,
@@ -38,9 +38,13 @@ pub struct Event {
 enum Body {
     /// One message, answering request `request_id` (0: a push).
     One { request_id: u32, message: Message },
-    /// The pushes of `batch` from index `from` on (always fewer than
-    /// `batch.messages.len()`, so never none).
-    Batch { batch: Arc<Batch>, from: usize },
+    /// The pushes of `batch` with indexes `from..to` (never none:
+    /// `from < to <= batch.messages.len()`).
+    Batch {
+        batch: Arc<Batch>,
+        from: usize,
+        to: usize,
+    },
 }
 
 /// The pushes of a batch and their encodings, shared by the batch's tails.
@@ -80,12 +84,13 @@ impl Event {
         if messages.is_empty() {
             return None;
         }
+        let to = messages.len();
         let batch = Arc::new(Batch {
             messages,
             frames: OnceLock::new(),
             wrapped: Default::default(),
         });
-        Some(Event::with_body(Body::Batch { batch, from: 0 }))
+        Some(Event::with_body(Body::Batch { batch, from: 0, to }))
     }
 
     /// The same pushes without the first `skip`, sharing this batch's
@@ -98,12 +103,37 @@ impl Event {
                 request_id,
                 message,
             } => Some(Event::new(*request_id, message.clone())),
-            Body::Batch { batch, from } => {
+            Body::Batch { batch, from, to } => {
                 let from = from.checked_add(skip)?;
-                (from < batch.messages.len()).then(|| {
+                (from < *to).then(|| {
                     Event::with_body(Body::Batch {
                         batch: batch.clone(),
                         from,
+                        to: *to,
+                    })
+                })
+            }
+        }
+    }
+
+    /// The messages `range` of this event (indexes into
+    /// [`Event::messages`]), sharing a batch's bytes; `None` if the range
+    /// is empty or out of bounds. The probe stays with this event.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Option<Self> {
+        if range.start >= range.end {
+            return None;
+        }
+        match &self.body {
+            Body::One { .. } if range == (0..1) => self.tail(0),
+            Body::One { .. } => None,
+            Body::Batch { batch, from, to } => {
+                let start = from.checked_add(range.start)?;
+                let end = from.checked_add(range.end)?;
+                (end <= *to).then(|| {
+                    Event::with_body(Body::Batch {
+                        batch: batch.clone(),
+                        from: start,
+                        to: end,
                     })
                 })
             }
@@ -134,7 +164,7 @@ impl Event {
     pub fn messages(&self) -> &[Message] {
         match &self.body {
             Body::One { message, .. } => std::slice::from_ref(message),
-            Body::Batch { batch, from } => &batch.messages[*from..],
+            Body::Batch { batch, from, to } => &batch.messages[*from..*to],
         }
     }
 
@@ -142,7 +172,7 @@ impl Event {
     pub fn into_message(self) -> Message {
         match self.body {
             Body::One { message, .. } => message,
-            Body::Batch { batch, from } => batch.messages[from].clone(),
+            Body::Batch { batch, from, .. } => batch.messages[from].clone(),
         }
     }
 
@@ -154,7 +184,7 @@ impl Event {
                 request_id,
                 message,
             } => encode_to_bytes(*request_id, message),
-            Body::Batch { batch, from } => batch.frames().slice_from(*from),
+            Body::Batch { batch, from, to } => batch.frames().slice(*from, *to),
         })
     }
 
@@ -165,7 +195,7 @@ impl Event {
     pub fn wrapped(&self, wrapping: Wrapping, wrap: impl Fn(&Bytes) -> Bytes) -> &Bytes {
         self.wrapped[wrapping as usize].get_or_init(|| match &self.body {
             Body::One { .. } => wrap(self.frame()),
-            Body::Batch { batch, from } => batch.wrapped(wrapping, &wrap).slice_from(*from),
+            Body::Batch { batch, from, to } => batch.wrapped(wrapping, &wrap).slice(*from, *to),
         })
     }
 
@@ -219,9 +249,10 @@ impl Batch {
 }
 
 impl Framed {
-    /// The bytes from message `from` on: the whole buffer, shared, for 0.
-    fn slice_from(&self, from: usize) -> Bytes {
-        self.bytes.slice(self.starts[from]..)
+    /// The bytes of messages `from..to`: the whole buffer, shared, for all.
+    fn slice(&self, from: usize, to: usize) -> Bytes {
+        let end = self.starts.get(to).copied().unwrap_or(self.bytes.len());
+        self.bytes.slice(self.starts[from]..end)
     }
 }
 
