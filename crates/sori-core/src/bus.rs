@@ -50,6 +50,9 @@ pub struct Post<'a> {
     pub metrics: &'a Arc<Metrics>,
     /// Messages the room keeps in memory besides those not yet on disk.
     pub tail_len: usize,
+    /// Gather the message for the edge's next write pass instead of
+    /// pushing it now (`room/gather.rs`).
+    pub gather: bool,
 }
 
 /// A future a bus returns: boxed, so [`Bus`] stays object-safe.
@@ -300,7 +303,7 @@ impl Bus for LocalBus {
                 post.metrics.clone(),
             )))
         };
-        Ok(state.fan_out(msg, post.from, probe, post.tail_len))
+        Ok(state.fan_out(msg, post.from, probe, post.tail_len, post.gather))
     }
 
     fn to_user(&self, here: &dyn Directory, username: &str, event: &Event) -> bool {

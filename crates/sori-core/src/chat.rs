@@ -110,6 +110,7 @@ impl Core {
             read_at: caller.read_at,
             metrics: &self.metrics,
             tail_len,
+            gather: self.hub.gathering.is_on(),
         };
         let msg = match self.bus.publish(room, &mut state, post) {
             Ok(msg) => msg,
@@ -120,6 +121,7 @@ impl Core {
             }
         };
         self.metrics.messages.inc();
+        self.hub.gathering.note(room, &mut state);
         if let Some(up_to) = state.reservation_due() {
             state.reserving = true;
             self.extend_reservation(room.clone(), up_to);

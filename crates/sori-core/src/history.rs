@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::peer::Peer;
-use crate::room::Room;
+use crate::room::{Gathering, Room};
 
 /// Most messages written in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -49,16 +49,22 @@ pub(crate) struct Persister {
 impl Persister {
     /// Starts the persister task.
     /// With `ordered_acks` (a bus that numbers off this node), an ack also
-    /// waits until its message was delivered here, so it never overtakes a
-    /// lower number.
+    /// waits until its message was delivered here; while rooms gather
+    /// (`gathering` is on), it waits for the end of the next flush: either
+    /// way it never overtakes a lower number.
     pub(crate) fn start(
         store: Arc<dyn MessageStore>,
         tail_len: usize,
         metrics: Arc<Metrics>,
         ordered_acks: bool,
+        gathering: Arc<Gathering>,
     ) -> (Persister, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(store, rx, tail_len, metrics, ordered_acks));
+        let answers = Answers {
+            ordered_acks,
+            gathering,
+        };
+        let task = tokio::spawn(run(store, rx, tail_len, metrics, answers));
         (
             Persister {
                 tx: Mutex::new(Some(tx)),
@@ -87,7 +93,7 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<Pending>,
     tail_len: usize,
     metrics: Arc<Metrics>,
-    ordered_acks: bool,
+    answers: Answers,
 ) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     let mut rows: Vec<StoredMessage> = Vec::with_capacity(MAX_BATCH);
@@ -128,12 +134,7 @@ async fn run(
                         seq: row.seq,
                         timestamp_ms: row.timestamp_ms,
                     });
-                    let ack = Event::new(request_id, ack);
-                    if ordered_acks {
-                        room.lock().ack_when_delivered(row.seq, sender, ack);
-                    } else {
-                        sender.push(&ack);
-                    }
+                    answers.ack(&room, row.seq, sender, Event::new(request_id, ack));
                 }
             }
             Err(err) => {
@@ -146,9 +147,38 @@ async fn run(
                         ErrorCode::Internal,
                         "the message was delivered but could not be stored; it may be lost",
                     );
-                    sender.push(&Event::new(request_id, refusal.clone()));
+                    answers.answer(sender, Event::new(request_id, refusal.clone()));
                 }
             }
+        }
+    }
+}
+
+/// How the persister's answers reach their senders.
+struct Answers {
+    /// A bus numbers off this node: an ack waits for its message to be
+    /// delivered here.
+    ordered_acks: bool,
+    /// While rooms gather, answers wait for the end of the next flush.
+    gathering: Arc<Gathering>,
+}
+
+impl Answers {
+    /// Sends the ack of message `seq` of `room`.
+    fn ack(&self, room: &Room, seq: u64, sender: Arc<Peer>, ack: Event) {
+        if self.ordered_acks {
+            room.lock().ack_when_delivered(seq, sender, ack);
+        } else {
+            self.answer(sender, ack);
+        }
+    }
+
+    /// Sends an ack, or the error that replaces it, in its turn.
+    fn answer(&self, sender: Arc<Peer>, answer: Event) {
+        if self.gathering.is_on() {
+            self.gathering.after_flush(sender, answer);
+        } else {
+            sender.push(&answer);
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::peer::{Link, Peer};
 use crate::presence::PresenceBatch;
 use crate::refusal::Refusal;
 use crate::registry::Registry;
-use crate::room::Room;
+use crate::room::{Gathering, Room};
 use crate::session::SessionId;
 
 /// This node's chat state: its sessions, its logged-in users, the rooms.
@@ -43,6 +43,8 @@ pub struct Hub {
     presence_limit: usize,
     /// The lobby's presence notices waiting for the end of their window.
     pub(crate) presence: Arc<PresenceBatch>,
+    /// Rooms whose messages wait for the edge's next write pass.
+    pub(crate) gathering: Arc<Gathering>,
 }
 
 /// A logged-in user's entry.
@@ -64,6 +66,7 @@ impl Hub {
         rooms: Vec<StoredRoom>,
         duplicate_login: DuplicateLogin,
         presence_limit: usize,
+        gathering: Arc<Gathering>,
     ) -> Self {
         let lobby = Arc::new(Room::new(lobby));
         let mut by_name = HashMap::new();
@@ -89,7 +92,14 @@ impl Hub {
             duplicate_login,
             presence_limit,
             presence,
+            gathering,
         }
+    }
+
+    /// Pushes the lobby's gathered messages now: what must reach a session
+    /// in order with them (a whisper) comes after.
+    pub(crate) fn flush_lobby(&self) {
+        self.lobby.lock().flush_gathered();
     }
 
     /// Gives a new connection a session id; the core reaches it through

@@ -21,6 +21,7 @@ use crate::login::revoker::Revoker;
 use crate::metrics::Metrics;
 use crate::peer::Peer;
 use crate::refusal::Refusal;
+use crate::room::Gathering;
 use crate::room::Room;
 
 /// Why the chat could not start.
@@ -143,12 +144,14 @@ impl Core {
             Accounts::new(store.clone(), &settings.password_hash).map_err(OpenError::Settings)?;
         let (lobby, rooms) = load_rooms(store.as_ref()).await?;
         let ip_bans = IpBans::load(store.as_ref()).await?;
+        let gathering = Arc::new(Gathering::default());
         let (persister, task) = if settings.history {
             let (persister, task) = Persister::start(
                 store.clone(),
                 settings.rooms.tail_len,
                 metrics.clone(),
                 bus.numbers_remotely(),
+                gathering.clone(),
             );
             (Some(persister), Some(task))
         } else {
@@ -160,6 +163,7 @@ impl Core {
             rooms,
             settings.duplicate_login,
             settings.presence_limit,
+            gathering,
         );
         let presence_task = hub.presence.start();
         Ok(Core {
@@ -180,11 +184,26 @@ impl Core {
         })
     }
 
+    /// Room messages wait for the edge's write passes from now on: each
+    /// room gathers what it numbers, and `pacer` has
+    /// [`Core::flush_gathered`] push it, once per recipient, before it
+    /// wakes the writers (`room/gather.rs`). An edge that wakes writers at
+    /// once must not call this. Only the first call counts.
+    pub fn gather_room_messages(&self, pacer: Arc<dyn crate::room::Pacer>) {
+        self.hub.gathering.start(pacer);
+    }
+
+    /// Pushes every room's gathered messages to its online members.
+    pub fn flush_gathered(&self) {
+        self.hub.gathering.flush();
+    }
+
     /// After the last session ended: delivers the presence notices still
     /// waiting, writes what is left of the history (within `grace`), then
     /// records each room's last number, so a clean restart continues where
     /// this run stopped.
     pub async fn close(&self, grace: Duration) {
+        self.flush_gathered();
         // The flusher delivers what waits (to whoever is still in the
         // lobby) within one window, then ends.
         self.hub.presence.close();
@@ -220,9 +239,13 @@ impl Core {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        if let Some(task) = task
-            && tokio::time::timeout(grace, task).await.is_err()
-        {
+        let written = match task {
+            Some(task) => tokio::time::timeout(grace, task).await.is_ok(),
+            None => true,
+        };
+        // The last acks waited for a flush.
+        self.flush_gathered();
+        if !written {
             tracing::warn!(
                 ?grace,
                 "history was not all written within the shutdown grace"

@@ -114,7 +114,7 @@ impl Core {
     /// here.
     pub fn room_notices(&self, room_id: RoomId, notices: Vec<Message>) {
         if let Some(room) = self.hub.room_by_id(room_id) {
-            let state = room.lock();
+            let mut state = room.lock();
             for notice in notices {
                 state.notify(notice, None);
             }

@@ -17,9 +17,13 @@ use crate::event::Event;
 use crate::peer::Peer;
 use crate::session::SessionId;
 
+mod gather;
 mod order;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use gather::{Gathered, Gathering};
+pub use gather::{MAX_GATHERED, MAX_GATHERED_BYTES, Pacer};
 
 /// Sequence numbers reserved in the store at a time: a room hands out
 /// numbers only below its reservation, so a number handed out before a
@@ -112,6 +116,8 @@ pub struct RoomState {
     held_acks: Vec<(u64, Arc<Peer>, Event)>,
     /// When a broadcast here was last timed.
     probed_at: Option<std::time::Instant>,
+    /// Messages numbered and not yet pushed (`gather.rs`).
+    gathered: Gathered,
 }
 
 /// Why a number could not be handed out.
@@ -165,6 +171,7 @@ impl Room {
                 durable_seq: stored.last_seq.max(stored.seq_reserved),
                 held_acks: Vec::new(),
                 probed_at: None,
+                gathered: Gathered::default(),
             }),
             admin: tokio::sync::Mutex::new(()),
         }
@@ -236,8 +243,10 @@ impl RoomState {
         }
     }
 
-    /// Starts pushing this room's messages to `peer`.
+    /// Starts pushing this room's messages to `peer`, from the next one
+    /// numbered on.
     pub fn attach(&mut self, peer: Arc<Peer>, account_id: AccountId) {
+        self.flush_gathered();
         if let Some(&pos) = self.index.get(&peer.id.slot()) {
             let member = &mut self.online[pos as usize];
             if member.peer.id != peer.id {
@@ -264,6 +273,8 @@ impl RoomState {
         let Some(pos) = self.position(id) else {
             return;
         };
+        // It receives what was numbered while it was here.
+        self.flush_gathered();
         self.index.remove(&id.slot());
         self.online.swap_remove(pos);
         if let Some(moved) = self.online.get(pos) {
@@ -327,6 +338,7 @@ impl RoomState {
 
     /// Stops pushing to anyone (the room was deleted).
     pub(crate) fn detach_all(&mut self) {
+        self.flush_gathered();
         self.online.clear();
         self.index.clear();
     }
@@ -359,9 +371,11 @@ impl RoomState {
         self.online.iter().map(|member| &member.peer)
     }
 
-    /// Pushes one event to every online session but `except`, at once.
-    /// The bytes are shared: each push clones a reference, never the frame.
-    pub(crate) fn push_all(&self, event: &Event, except: Option<SessionId>) {
+    /// Pushes one event to every online session but `except`, at once,
+    /// after the messages gathered so far. The bytes are shared: each push
+    /// clones a reference, never the frame.
+    pub(crate) fn push_all(&mut self, event: &Event, except: Option<SessionId>) {
+        self.flush_gathered();
         for member in &self.online {
             if Some(member.peer.id) != except {
                 member.peer.link.push(event);
@@ -370,7 +384,7 @@ impl RoomState {
     }
 
     /// Encodes `msg` once and pushes it to every online session but `except`.
-    pub(crate) fn notify(&self, msg: Message, except: Option<SessionId>) {
+    pub(crate) fn notify(&mut self, msg: Message, except: Option<SessionId>) {
         if !self.online.is_empty() {
             self.push_all(&Event::push(msg), except);
         }

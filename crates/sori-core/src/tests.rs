@@ -3,6 +3,7 @@
 //! which see every frame as a client would decode it.
 
 mod chat;
+mod gather;
 mod listing;
 mod login;
 mod membership;
@@ -166,6 +167,24 @@ impl Harness {
             seqs.push(user.ack(id).await.seq);
         }
         seqs
+    }
+
+    /// alice, bob and carol, online in "rust" (alice owns it), with what
+    /// they were pushed so far dropped.
+    async fn room_of_three(&self) -> [User; 3] {
+        let users = [
+            self.user("alice").await,
+            self.user("bob").await,
+            self.user("carol").await,
+        ];
+        self.create(&users[0], "rust").await;
+        for user in &users[1..] {
+            self.join(user, "rust").await;
+        }
+        for user in &users {
+            user.rec().take();
+        }
+        users
     }
 
     /// Creates a public room owned by `owner`.

@@ -35,6 +35,8 @@ impl Core {
             timestamp_ms,
             offline: false,
         }));
+        // In order with the lobby's messages handled before it.
+        shared.hub.flush_lobby();
         if shared.bus.to_user(&shared.hub, to_username, &msg) {
             shared.metrics.messages.inc();
             caller.answer(Message::WhisperAck(pb::WhisperAck {

@@ -101,6 +101,7 @@ impl Fanout {
             read_at: tokio::time::Instant::now(),
             metrics: &self.metrics,
             tail_len: 0,
+            gather: false,
         };
         let _ = LocalBus.publish(&self.room, &mut state, post);
         drop(state);

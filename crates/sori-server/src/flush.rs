@@ -12,11 +12,16 @@
 //! Under a light load every message goes out at once, as from Redis;
 //! under a heavy one the writes per second stay near the budget and each
 //! carries more messages, so the cost per delivery falls as the load rises.
+//!
+//! The coalescer is also the core's [`Pacer`]: rooms gather their messages
+//! until the pass, and it has them pushed (one shared batch per recipient)
+//! just before it decides whom to wake.
 
 use std::sync::Mutex;
 use std::task::Waker;
 use std::time::Duration;
 
+use sori_core::room::Pacer;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -98,8 +103,11 @@ impl Coalescer {
     }
 
     /// The flusher task: wakes each batch of writers as soon as the budget
-    /// allows, or once its first message has waited `max_delay`.
-    pub(crate) async fn run(&self, shutdown: CancellationToken) {
+    /// allows, or once its first message has waited `max_delay`. `gathered`
+    /// pushes the messages rooms gathered (`Core::flush_gathered`): it runs
+    /// before each look at who waits, so the writers it gives work to are
+    /// counted and woken in the same pass.
+    pub(crate) async fn run(&self, shutdown: CancellationToken, gathered: impl Fn()) {
         let mut batch = Vec::new();
         let mut bucket = Bucket::new(self.pacing);
         loop {
@@ -113,6 +121,7 @@ impl Coalescer {
             tokio::task::yield_now().await;
             let deadline = first_at + self.pacing.max_delay;
             loop {
+                gathered();
                 let now = Instant::now();
                 let wait = bucket.wait_for(self.n_waiting(), now);
                 if wait.is_zero() || now >= deadline {
@@ -134,9 +143,16 @@ impl Coalescer {
             }
         }
         // Whatever is left must not wait for a batch that never comes.
+        gathered();
         std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
             .into_iter()
             .for_each(Waker::wake);
+    }
+}
+
+impl Pacer for Coalescer {
+    fn gathered(&self) {
+        self.started.notify_one();
     }
 }
 

@@ -201,10 +201,17 @@ impl Server {
         // The flusher outlives the sessions: their last frames may still
         // be waiting for a window while they drain.
         let flusher_stop = CancellationToken::new();
+        if !shared.config.write_coalesce.is_zero() {
+            // Writes are paced: rooms gather their messages for the pass.
+            shared
+                .core
+                .gather_room_messages(shared.coalescer.clone() as Arc<dyn sori_core::room::Pacer>);
+        }
         let flusher = {
             let coalescer = shared.coalescer.clone();
+            let core = shared.core.clone();
             let stop = flusher_stop.clone();
-            tokio::spawn(async move { coalescer.run(stop).await })
+            tokio::spawn(async move { coalescer.run(stop, || core.flush_gathered()).await })
         };
         if let Some(interval) = shared.config.status_interval.filter(|d| !d.is_zero()) {
             tokio::spawn(metrics::report(

@@ -59,15 +59,17 @@ impl RoomState {
 
     /// Keeps a numbered message in the tail and fans it out to everyone
     /// online but the sender, in this room's order, batched into the
-    /// recipients' next write window, and hands the message back. Some
-    /// broadcasts are timed: one in [`PROBE_EVERY`], and the first after
-    /// [`PROBE_IDLE`] without one.
+    /// recipients' next write window (with `gather`, gathered for the
+    /// edge's next write pass: `gather.rs`), and hands the message back.
+    /// Some broadcasts are timed: one in [`PROBE_EVERY`], and the first
+    /// after [`PROBE_IDLE`] without one.
     pub(crate) fn fan_out(
         &mut self,
         msg: pb::ChatMessage,
         from: SessionId,
         probe: impl FnOnce(usize) -> Option<Arc<Probe>>,
         tail_len: usize,
+        gather: bool,
     ) -> pb::ChatMessage {
         self.tail.push_back(msg.clone());
         self.trim_tail(tail_len);
@@ -81,6 +83,13 @@ impl RoomState {
         } else {
             None
         };
+        if gather {
+            self.gather(Message::ChatMessage(msg.clone()), from, probe);
+            return msg;
+        }
+        // Anything gathered goes first (a room gathers on one bus only,
+        // so this finds nothing).
+        self.flush_gathered();
         let event = Event::push(Message::ChatMessage(msg)).with_probe(probe);
         for member in &self.online {
             if member.peer.id != from {
@@ -111,7 +120,7 @@ impl RoomState {
         let remote = from.is_none();
         // A session id no session has: every online member receives it.
         let from = from.unwrap_or(SessionId::NONE);
-        self.fan_out(msg, from, probe, tail_len);
+        self.fan_out(msg, from, probe, tail_len, false);
         if remote {
             self.durable_seq = self.durable_seq.max(seq);
         }
@@ -156,7 +165,9 @@ impl RoomState {
         self.trim_tail(tail_len);
     }
 
-    /// Without history, everything is as durable as it will get.
+    /// Without history, everything is as durable as it will get. What the
+    /// room gathered stays for the write pass: without history the ack is
+    /// queued at once, and lower numbers may follow it (protocol.md §3.1).
     pub(crate) fn mark_all_durable(&mut self, tail_len: usize) {
         self.mark_durable(self.seq, tail_len);
     }

@@ -1,5 +1,7 @@
 use sori_store::StoredRoom;
 
+use sori_protocol::pb;
+
 use super::*;
 
 fn room(last_seq: u64, seq_reserved: u64) -> Room {
@@ -124,4 +126,89 @@ fn a_slots_new_session_takes_the_place_of_one_never_detached() {
     assert_eq!(online_ids(&state), [other.id, new.id]);
     state.detach(new.id);
     assert_eq!(online_ids(&state), [other.id]);
+}
+
+/// A room message numbered `seq`, as a room gathers it.
+fn chat(seq: u64) -> Message {
+    Message::ChatMessage(pb::ChatMessage {
+        room: "rust".into(),
+        seq,
+        ..Default::default()
+    })
+}
+
+/// A room with one member online that records what it is pushed, and
+/// the id of a session that sends to it.
+fn room_with_listener() -> (Room, Arc<Peer<crate::testing::Recorder>>, SessionId) {
+    let room = room(0, 0);
+    let ip = std::net::Ipv4Addr::LOCALHOST.into();
+    let member = Arc::new(Peer::new(
+        SessionId::new(1, 1),
+        ip,
+        crate::testing::Recorder::default(),
+    ));
+    room.lock().attach(member.clone(), 1);
+    (room, member, SessionId::new(2, 1))
+}
+
+#[test]
+fn a_room_pushes_a_full_batch_without_waiting_for_the_flush() {
+    let (room, member, sender) = room_with_listener();
+    let mut state = room.lock();
+    for seq in 1..=MAX_GATHERED as u64 + 1 {
+        state.gather(chat(seq), sender, None);
+    }
+    assert_eq!(member.link.n_pushes(), 1, "the full batch, in one push");
+    assert_eq!(member.link.messages().len(), MAX_GATHERED);
+    state.flush_gathered();
+    assert_eq!(member.link.n_pushes(), 2);
+    let seqs = member.link.all(|m| match m {
+        Message::ChatMessage(m) => Some(m.seq),
+        _ => None,
+    });
+    assert_eq!(seqs, (1..=MAX_GATHERED as u64 + 1).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_batch_holds_at_most_one_timed_message() {
+    let (room, member, sender) = room_with_listener();
+    let mut state = room.lock();
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let probe = || {
+        Some(Arc::new(crate::metrics::Probe::new(
+            tokio::time::Instant::now(),
+            1,
+            metrics.clone(),
+        )))
+    };
+    state.gather(chat(1), sender, probe());
+    state.gather(chat(2), sender, None);
+    assert_eq!(member.link.n_pushes(), 0);
+    // The second timed message starts a batch of its own.
+    state.gather(chat(3), sender, probe());
+    assert_eq!(member.link.n_pushes(), 1);
+    assert_eq!(member.link.messages().len(), 2);
+    state.flush_gathered();
+    assert_eq!(member.link.n_pushes(), 2);
+    assert_eq!(member.link.messages().len(), 3);
+}
+
+#[test]
+fn a_batch_stays_far_below_a_recipients_queue_bound() {
+    let (room, member, sender) = room_with_listener();
+    let mut state = room.lock();
+    let long = |seq| {
+        Message::ChatMessage(pb::ChatMessage {
+            room: "rust".into(),
+            seq,
+            text: "x".repeat(4096),
+            ..Default::default()
+        })
+    };
+    let n = MAX_GATHERED_BYTES / 4096 + 1;
+    for seq in 1..=n as u64 {
+        state.gather(long(seq), sender, None);
+    }
+    assert_eq!(member.link.n_pushes(), 1, "pushed once past the byte bound");
+    assert!(member.link.messages().len() < MAX_GATHERED);
 }

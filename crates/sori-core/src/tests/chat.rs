@@ -26,15 +26,7 @@ async fn messages_are_numbered_from_one_per_room() {
 #[tokio::test]
 async fn every_member_sees_one_order() {
     let h = Harness::new().await;
-    let users = [
-        h.user("alice").await,
-        h.user("bob").await,
-        h.user("carol").await,
-    ];
-    h.create(&users[0], "rust").await;
-    for user in &users[1..] {
-        h.join(user, "rust").await;
-    }
+    let users = h.room_of_three().await;
     let mut sent = Vec::new();
     for round in 0..5 {
         for user in &users {

@@ -47,7 +47,7 @@ fn start(
     let stop = CancellationToken::new();
     let flusher = tokio::spawn({
         let (coalescer, stop) = (coalescer.clone(), stop.clone());
-        async move { coalescer.run(stop).await }
+        async move { coalescer.run(stop, || {}).await }
     });
     (coalescer, stop, flusher)
 }
@@ -119,6 +119,6 @@ async fn stopping_wakes_whatever_is_left() {
     let (counter, waker) = counting();
     coalescer.defer(waker);
     stop.cancel();
-    coalescer.run(stop).await;
+    coalescer.run(stop, || {}).await;
     assert_eq!(counter.0.load(Ordering::SeqCst), 1);
 }
