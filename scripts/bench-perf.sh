@@ -31,7 +31,7 @@ SCENARIOS=(
     "cpu100|storm --receivers 100 --senders 10 --rate 32000 --duration 4s"
     "cpu1000|storm --receivers 1000 --senders 10 --rate 1600 --duration 4s"
     "cpu1000x2|storm --receivers 1000 --senders 10 --rate 3200 --duration 4s"
-    "peak1000|storm --peak --receivers 1000 --senders 10 --rate 800 --peak-factor 1.41 --peak-steps 8 --duration 3s --p99-ms 50"
+    "peak1000|storm --peak --receivers 1000 --senders 10 --rate 800 --peak-factor 1.41 --peak-steps 10 --duration 3s --p99-ms 50"
     "lowload|storm --receivers 100 --senders 10 --rate 1000 --duration 4s"
     "broadcast|broadcast-once --receivers 5000"
     "idle19000|connections --sessions 19000 --hold 10s --leave abrupt --leave-watch 10s"
