@@ -30,6 +30,12 @@ mod token;
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The history writer's own connection (a pool of one, closed while
+    /// idle like the others). Sharing the pool, successive batches went to
+    /// whichever of its connections was free, each with its own thread,
+    /// statement cache and page cache, which every other connection's
+    /// write had made stale: under load all ten stayed busy.
+    writer: SqlitePool,
 }
 
 /// The schema migrations, embedded in the binary so a deployment is one file.
@@ -80,10 +86,15 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .min_connections(0)
             .idle_timeout(IDLE_CONNECTION_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(backend)?;
-        Self::migrated(pool).await
+        let writer = SqlitePoolOptions::new()
+            .min_connections(0)
+            .max_connections(1)
+            .idle_timeout(IDLE_CONNECTION_TIMEOUT)
+            .connect_lazy_with(options);
+        Self::migrated(pool, writer).await
     }
 
     /// Opens a fresh, empty database in memory, for tests.
@@ -103,12 +114,14 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        Self::migrated(pool).await
+        // The one connection is the database: the writer shares it.
+        Self::migrated(pool.clone(), pool).await
     }
 
     /// Closes the pool, waiting for in-flight operations, and checkpoints the
     /// WAL. Optional: dropping the store loses no committed data either.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -118,12 +131,12 @@ impl SqliteStore {
         &self.pool
     }
 
-    async fn migrated(pool: SqlitePool) -> Result<Self, StoreError> {
+    async fn migrated(pool: SqlitePool, writer: SqlitePool) -> Result<Self, StoreError> {
         MIGRATOR
             .run(&pool)
             .await
             .map_err(|err| StoreError::Backend(err.into()))?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
     }
 }
 

@@ -38,7 +38,7 @@ impl SqliteStore {
         // batch's one fsync. A row per statement, even a prepared one, costs
         // a round trip to sqlx's SQLite worker thread each: about four times
         // slower for a batch of 500.
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         let mut rest = rows.as_slice();
         while !rest.is_empty() {
             let (chunk, after) = rest.split_at(super::chunk_len(rest.len(), MAX_CHUNK_ROWS));
