@@ -20,10 +20,9 @@
 //! messages, so it reaches its recipient in order with them. The
 //! persister's ChatAcks wait for the end of the next flush, so an ack never
 //! overtakes a message with a lower number (and a commit does not cut the
-//! rooms' batches short). A batch holds
-//! at most [`MAX_GATHERED`] messages, [`MAX_GATHERED_BYTES`] (past which a
-//! room pushes it itself, so no batch comes near a recipient's queue bound)
-//! and one timed message.
+//! rooms' batches short). A batch holds at most [`MAX_GATHERED`] messages,
+//! [`MAX_GATHERED_BYTES`] (past which a room pushes it itself, so no batch
+//! comes near a recipient's queue bound) and one timed message.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -121,10 +120,10 @@ impl Gathering {
     /// Pushes every room's gathered messages to its online members, then
     /// the answers that waited for them.
     pub(crate) fn flush(&self) {
-        // The answers are taken first: each was queued after its message
-        // was numbered, so the rooms taken next hold every lower number.
-        let after = std::mem::take(&mut self.lock().after);
-        let rooms = std::mem::take(&mut self.lock().rooms);
+        // Taken together: an answer was queued after its message was
+        // numbered, and its room listed then, so the rooms taken with it
+        // hold every lower number.
+        let Waiting { rooms, after } = std::mem::take(&mut *self.lock());
         for room in rooms {
             let mut state = room.lock();
             state.flush_gathered();
