@@ -13,7 +13,9 @@ use sqlx::{
 };
 
 use crate::{StoreError, sql::backend};
+use history::HistoryWriter;
 
+mod history;
 mod message;
 mod room;
 #[cfg(test)]
@@ -30,12 +32,21 @@ mod token;
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// The history writer's own connection (a pool of one, closed while
-    /// idle like the others). Sharing the pool, successive batches went to
-    /// whichever of its connections was free, each with its own thread,
-    /// statement cache and page cache, which every other connection's
-    /// write had made stale: under load all ten stayed busy.
-    writer: SqlitePool,
+    /// Where batches of messages are written.
+    writer: Writer,
+}
+
+/// Where a [`SqliteStore`] writes its batches of messages.
+#[derive(Clone, Debug)]
+enum Writer {
+    /// A file's: a thread and connection of their own (`history`). Sharing
+    /// the pool, successive batches went to whichever of its connections
+    /// was free, each with its own thread, statement cache and page cache,
+    /// which every other connection's write had made stale.
+    Thread(HistoryWriter),
+    /// In memory, the pool's one connection is the database: batches go
+    /// through it too.
+    Pool,
 }
 
 /// The schema migrations, embedded in the binary so a deployment is one file.
@@ -86,15 +97,14 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .min_connections(0)
             .idle_timeout(IDLE_CONNECTION_TIMEOUT)
-            .connect_with(options.clone())
+            .connect_with(options)
             .await
             .map_err(backend)?;
-        let writer = SqlitePoolOptions::new()
-            .min_connections(0)
-            .max_connections(1)
-            .idle_timeout(IDLE_CONNECTION_TIMEOUT)
-            .connect_lazy_with(options);
-        Self::migrated(pool, writer).await
+        let store = Self::migrated(pool, Writer::Pool).await?;
+        Ok(Self {
+            writer: Writer::Thread(HistoryWriter::start(path)?),
+            ..store
+        })
     }
 
     /// Opens a fresh, empty database in memory, for tests.
@@ -114,14 +124,15 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        // The one connection is the database: the writer shares it.
-        Self::migrated(pool.clone(), pool).await
+        Self::migrated(pool, Writer::Pool).await
     }
 
     /// Closes the pool, waiting for in-flight operations, and checkpoints the
     /// WAL. Optional: dropping the store loses no committed data either.
     pub async fn close(&self) {
-        self.writer.close().await;
+        if let Writer::Thread(writer) = &self.writer {
+            writer.close().await;
+        }
         self.pool.close().await;
     }
 
@@ -131,7 +142,7 @@ impl SqliteStore {
         &self.pool
     }
 
-    async fn migrated(pool: SqlitePool, writer: SqlitePool) -> Result<Self, StoreError> {
+    async fn migrated(pool: SqlitePool, writer: Writer) -> Result<Self, StoreError> {
         MIGRATOR
             .run(&pool)
             .await

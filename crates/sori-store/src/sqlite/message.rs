@@ -3,7 +3,7 @@
 
 use sqlx::SqliteConnection;
 
-use super::SqliteStore;
+use super::{SqliteStore, Writer};
 use crate::{
     RoomId, StoreError, StoredMessage,
     sql::{backend, classify},
@@ -26,8 +26,22 @@ impl SqliteStore {
          AS stored \
          WHERE rooms.id = $1";
 
-    /// Writes the batch and the reservations in one transaction.
+    /// Writes the batch and the reservations in one transaction: on the
+    /// history writer's thread, or (in memory) through the pool.
     async fn append_batch(
+        &self,
+        batch: &[StoredMessage],
+        seqs: &[i64],
+        reservations: Vec<(RoomId, i64)>,
+    ) -> Result<(), StoreError> {
+        match &self.writer {
+            Writer::Thread(writer) => writer.append(batch, seqs, reservations).await,
+            Writer::Pool => self.append_pooled(batch, seqs, reservations).await,
+        }
+    }
+
+    /// `append_batch` through the pool.
+    async fn append_pooled(
         &self,
         batch: &[StoredMessage],
         seqs: &[i64],
@@ -38,7 +52,7 @@ impl SqliteStore {
         // batch's one fsync. A row per statement, even a prepared one, costs
         // a round trip to sqlx's SQLite worker thread each: about four times
         // slower for a batch of 500.
-        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut tx = self.pool.begin().await.map_err(backend)?;
         let mut rest = rows.as_slice();
         while !rest.is_empty() {
             let (chunk, after) = rest.split_at(super::chunk_len(rest.len(), MAX_CHUNK_ROWS));
@@ -96,7 +110,7 @@ const MAX_CHUNK_ROWS: usize = 128;
 /// 128-row INSERT spent ~400k steps on names alone (2–3% of the server's
 /// CPU at 1.6 M deliveries/s). An anonymous parameter has no name to walk
 /// to, and its argument is simply the next one.
-fn insert_messages_sql(n_rows: usize) -> String {
+pub(super) fn insert_messages_sql(n_rows: usize) -> String {
     const N_COLUMNS: usize = 7;
     let mut sql = String::with_capacity(120 + n_rows * 40);
     sql.push_str(

@@ -243,3 +243,71 @@ async fn migration_keeps_rooms_and_numbers_members_in_join_order() {
         "alice rejoined last; carol kept her place"
     );
 }
+
+/// The history writer's own connection keeps the promise the pool's do: a
+/// batch is on disk, even across a power loss, once its write returns.
+#[tokio::test]
+async fn the_history_writers_connection_favours_durability() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("sori.db");
+    let _store = SqliteStore::open(&path).await.unwrap();
+    let conn = super::history::open(&path).unwrap();
+    let pragma = |name: &str| -> String {
+        conn.query_row(&format!("PRAGMA {name}"), [], |row| {
+            row.get::<_, rusqlite::types::Value>(0)
+        })
+        .map(|value| match value {
+            rusqlite::types::Value::Integer(n) => n.to_string(),
+            rusqlite::types::Value::Text(text) => text,
+            other => format!("{other:?}"),
+        })
+        .unwrap()
+    };
+    // synchronous 2 is FULL.
+    assert_eq!(
+        (
+            pragma("journal_mode"),
+            pragma("synchronous"),
+            pragma("foreign_keys")
+        ),
+        ("wal".to_owned(), "2".to_owned(), "1".to_owned())
+    );
+}
+
+/// Batches go to the writer's thread packed (every row's strings in one
+/// buffer) and come back out of the database as they went in: strings of
+/// any length (none, multi-byte) in a batch cut into several statements,
+/// and again after the thread closed its connection (as it does when idle).
+#[tokio::test]
+async fn the_history_writer_keeps_every_string_and_reopens() {
+    let dir = TempDir::new().unwrap();
+    let store = SqliteStore::open(dir.path().join("sori.db")).await.unwrap();
+    let room = store.create_room(new_room("rust", None)).await.unwrap();
+    let long = "x".repeat(3000);
+    let texts = ["", "안녕하세요 👋", "a", long.as_str()];
+    let batch = |from: u64, n: u64| {
+        (from..from + n)
+            .map(|seq| crate::StoredMessage {
+                room_id: room.id,
+                seq,
+                timestamp_ms: 1_700_000_000_000 + seq as i64,
+                sender_id: 7,
+                sender_username: texts[(seq % 4) as usize].to_owned(),
+                sender_display_name: texts[((seq + 1) % 4) as usize].to_owned(),
+                text: texts[((seq + 2) % 4) as usize].to_owned(),
+            })
+            .collect::<Vec<_>>()
+    };
+    // 100 rows: statements of 64, 32 and 4.
+    let first = batch(1, 100);
+    store.append_messages(&first).await.unwrap();
+    let super::Writer::Thread(writer) = &store.writer else {
+        panic!("a file's store writes on its own thread");
+    };
+    writer.close().await;
+    let second = batch(101, 3);
+    store.append_messages(&second).await.unwrap();
+
+    let stored = store.messages_after(room.id, 0, 1000).await.unwrap();
+    assert_eq!(stored, [first, second].concat());
+}
