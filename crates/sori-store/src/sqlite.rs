@@ -100,11 +100,8 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        let store = Self::migrated(pool, Writer::Pool).await?;
-        Ok(Self {
-            writer: Writer::Thread(HistoryWriter::start(path)?),
-            ..store
-        })
+        let writer = Writer::Thread(HistoryWriter::start(path)?);
+        Self::migrated(pool, writer).await
     }
 
     /// Opens a fresh, empty database in memory, for tests.

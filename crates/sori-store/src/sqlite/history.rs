@@ -1,5 +1,5 @@
 //! The history writer: batches of room messages are written on a thread of
-//! its own, over a SQLite connection of its own, with one prepared INSERT.
+//! its own, over a SQLite connection of its own.
 //!
 //! Under load the persister hands over a batch every few milliseconds, a
 //! transaction of a hundred rows or more. Through sqlx each row's values
@@ -7,9 +7,9 @@
 //! thread, bound there (and copied again by SQLite) and stepped, with a
 //! thread hand-off per statement: measured at 100 receivers and 3.2 M
 //! deliveries/s, that machinery was a third of the writer's CPU and 11% of
-//! the server's. Here a batch goes to the thread in one message, each row is
-//! bound from its strings into one cached statement, and one reply comes
-//! back.
+//! the server's. Here a batch goes to the thread in one message, packed
+//! ([`Packed`]), its rows are bound from that buffer into cached multi-row
+//! INSERTs, and one reply comes back.
 //!
 //! The connection is set up as the pool's are (`synchronous = FULL`, the
 //! busy timeout, foreign keys; WAL is the file's) and, like theirs, is
@@ -24,7 +24,7 @@ use rusqlite::{Connection, OpenFlags, ToSql, TransactionBehavior, ffi, params};
 use tokio::sync::oneshot;
 
 use super::message::insert_messages_sql;
-use super::{BUSY_TIMEOUT, IDLE_CONNECTION_TIMEOUT, chunk_len};
+use super::{BUSY_TIMEOUT, IDLE_CONNECTION_TIMEOUT, SqliteStore, chunk_len};
 use crate::{RoomId, StoreError, StoredMessage};
 
 /// Most rows one INSERT writes. Rows in one statement share its start
@@ -33,12 +33,6 @@ use crate::{RoomId, StoreError, StoredMessage};
 /// this many, then the rest in falling powers of two, so the thread
 /// prepares at most seven statements.
 const MAX_CHUNK_ROWS: usize = 64;
-
-/// Raises room `?1`'s `seq_reserved` to `?2` unless it is higher (the
-/// pool's `RESERVE_SEQ_SQL`, with numbered parameters: SQLite numbers
-/// `$N` parameters in the order they first appear, and `$2` comes first).
-const RESERVE_SQL: &str = "UPDATE rooms SET seq_reserved = CASE WHEN seq_reserved > ?2 \
-     THEN seq_reserved ELSE ?2 END WHERE id = ?1";
 
 /// The sending side of the history writer's thread. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -109,9 +103,9 @@ enum Job {
 }
 
 impl HistoryWriter {
-    /// Starts the thread for the database file at `path` (which exists:
-    /// the pool created and migrated it). The connection opens with the
-    /// first batch.
+    /// Starts the thread for the database file at `path`. Its connection
+    /// opens with the first batch, once the pool has created and migrated
+    /// the file.
     pub(super) fn start(path: &Path) -> Result<Self, StoreError> {
         let (jobs, queue) = mpsc::channel();
         let path = path.to_path_buf();
@@ -179,13 +173,9 @@ fn run(path: &Path, queue: &mpsc::Receiver<Job>) {
                 reservations,
                 done,
             } => {
-                let result = match &mut conn {
-                    Some(conn) => append(conn, &inserts, &batch, &reservations),
-                    None => match open(path) {
-                        Ok(opened) => append(conn.insert(opened), &inserts, &batch, &reservations),
-                        Err(err) => Err(backend(err)),
-                    },
-                };
+                let result = connection(&mut conn, path)
+                    .map_err(backend)
+                    .and_then(|opened| append(opened, &inserts, &batch, &reservations));
                 if matches!(result, Err(StoreError::Backend(_))) {
                     // Whatever failed (a full disk, a lock held too long),
                     // the next batch starts from a fresh connection.
@@ -198,6 +188,17 @@ fn run(path: &Path, queue: &mpsc::Receiver<Job>) {
                 let _ = done.send(());
             }
         }
+    }
+}
+
+/// The open connection, or a new one.
+fn connection<'a>(
+    conn: &'a mut Option<Connection>,
+    path: &Path,
+) -> rusqlite::Result<&'a mut Connection> {
+    match conn {
+        Some(opened) => Ok(opened),
+        None => Ok(conn.insert(open(path)?)),
     }
 }
 
@@ -251,7 +252,9 @@ fn append(
             }
             insert.raw_execute().map_err(classify)?;
         }
-        let mut reserve = tx.prepare_cached(RESERVE_SQL).map_err(backend)?;
+        let mut reserve = tx
+            .prepare_cached(SqliteStore::RESERVE_SEQ_SQL)
+            .map_err(backend)?;
         for (room, up_to) in reservations {
             if reserve.execute(params![room, up_to]).map_err(backend)? == 0 {
                 return Err(StoreError::NotFound);

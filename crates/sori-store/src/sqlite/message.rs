@@ -12,11 +12,13 @@ use crate::{
 crate::sql::message::message_store!(SqliteStore, SqliteConnection);
 
 impl SqliteStore {
-    /// Raises room `$1`'s `seq_reserved` to `$2` unless it is higher: a
+    /// Raises room `?1`'s `seq_reserved` to `?2` unless it is higher: a
     /// `CASE`, not SQLite's two-argument `MAX`, which PostgreSQL spells
-    /// `GREATEST`.
-    const RESERVE_SEQ_SQL: &str = "UPDATE rooms SET seq_reserved = CASE WHEN seq_reserved > $2 \
-         THEN seq_reserved ELSE $2 END WHERE id = $1";
+    /// `GREATEST`. Also the history writer's (rusqlite, which binds by
+    /// index): `?N` is parameter N wherever it first appears, where SQLite
+    /// would number a `$N` by its order of appearance (`$2` first here).
+    pub(super) const RESERVE_SEQ_SQL: &str = "UPDATE rooms SET seq_reserved = CASE WHEN seq_reserved > ?2 \
+         THEN seq_reserved ELSE ?2 END WHERE id = ?1";
 
     /// Sets room `$1`'s `seq_reserved` to the larger of `$2` and its highest
     /// stored seq, again by a `CASE`.
