@@ -38,6 +38,8 @@ pub struct Metrics {
     pub accepts: Counter,
     /// Sessions open now (a gauge).
     pub sessions: Counter,
+    /// Sessions parked now: idle, without a task of their own (a gauge).
+    pub sessions_parked: Counter,
     /// Connections refused because the server was full.
     pub refused_full: Counter,
     /// Connections refused by IP: bans, the IP and country policy, per-IP
@@ -113,7 +115,7 @@ impl Probe {
 impl Metrics {
     /// The counters in the Prometheus text exposition format.
     pub fn prometheus(&self) -> String {
-        let counters: [(&str, &str, &str, &Counter); 20] = [
+        let counters: [(&str, &str, &str, &Counter); 21] = [
             (
                 "sori_gaps_filled_total",
                 "counter",
@@ -137,6 +139,12 @@ impl Metrics {
                 "gauge",
                 "Sessions open now.",
                 &self.sessions,
+            ),
+            (
+                "sori_sessions_parked",
+                "gauge",
+                "Sessions parked now: idle, without a task of their own.",
+                &self.sessions_parked,
             ),
             (
                 "sori_refused_full_total",

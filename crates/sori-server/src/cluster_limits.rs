@@ -28,7 +28,11 @@ const SNAPSHOT_EVERY: Duration = Duration::from_secs(5);
 pub(crate) fn start(shared: &Arc<Shared>) {
     let bus = shared.core.bus.clone();
     let announce: Announce = Arc::new(move |event| bus.limit_event(event));
-    let _ = shared.connections_per_ip.announce.set(announce.clone());
+    let _ = shared
+        .connections_per_ip
+        .local
+        .announce
+        .set(announce.clone());
     let _ = shared.login_throttle.announce.set(announce);
     let weak: Weak<Shared> = Arc::downgrade(shared);
     let sink: LimitSink = Arc::new(move |node, event| {

@@ -85,6 +85,17 @@ pub struct Config {
     #[serde(with = "humantime_serde")]
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
+    /// Park a logged-in session after this long with nothing read or
+    /// written; "0s" never parks [default: 2s].
+    ///
+    /// A parked session keeps its state (about 300 bytes) and gives up its
+    /// task and its socket's registration with the runtime (about 900
+    /// bytes); anything for it or from it, or its heartbeat, wakes it.
+    /// Plain TCP and WebSocket sessions park; TLS sessions do not.
+    // `None` is off, written "0s" in the file too, as `status_interval`.
+    #[serde(with = "interval")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub park_idle: std::option::Option<Duration>,
     /// On shutdown, how long sessions may take to flush their queues [default: 5s].
     #[serde(with = "humantime_serde")]
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -323,6 +334,7 @@ impl Default for Config {
             login_timeout: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
+            park_idle: Some(Duration::from_secs(2)),
             shutdown_grace: Duration::from_secs(5),
             status_interval: Some(Duration::from_secs(1)),
             duplicate_login: DuplicateLogin::Replace,

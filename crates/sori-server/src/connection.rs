@@ -55,7 +55,6 @@ pub(crate) struct Connection {
     /// What has been read and not yet handled. Boxed, and `None` while
     /// there is nothing: an idle session carries a pointer, not a buffer.
     pending: Option<Box<Pending>>,
-    max_body_len: u32,
     /// Set on WebSocket sessions. Boxed: TCP sessions carry a pointer.
     ws: Option<Box<WebSocket>>,
 }
@@ -71,11 +70,10 @@ struct Pending {
 }
 
 impl Connection {
-    pub(crate) fn new(socket: Reader, max_body_len: u32) -> Self {
+    pub(crate) fn new(socket: Reader) -> Self {
         Connection {
             socket,
             pending: None,
-            max_body_len,
             ws: None,
         }
     }
@@ -90,7 +88,7 @@ impl Connection {
                 raw: early,
                 close_code: 1000,
             })),
-            ..Connection::new(socket, max_body_len)
+            ..Connection::new(socket)
         }
     }
 
@@ -170,6 +168,21 @@ impl Connection {
         }
     }
 
+    /// True if nothing read waits to be handled and no buffer is held.
+    pub(crate) fn holds_nothing(&self) -> bool {
+        self.pending.is_none() && !self.has_partial_frame()
+    }
+
+    /// The socket's read half.
+    pub(crate) fn socket(&self) -> &Reader {
+        &self.socket
+    }
+
+    /// The socket's read half, for the parking lot to take and give back.
+    pub(crate) fn socket_mut(&mut self) -> &mut Reader {
+        &mut self.socket
+    }
+
     /// True if the stream stopped inside a frame.
     pub(crate) fn has_partial_frame(&self) -> bool {
         self.pending
@@ -179,15 +192,17 @@ impl Connection {
     }
 
     /// The next complete frame (or verdict) in the buffer, if any.
-    pub(crate) fn next_frame(&mut self) -> Option<Incoming> {
+    /// Bodies longer than `max_body_len` are refused (the server's limit:
+    /// not kept per connection, which every idle session would carry).
+    pub(crate) fn next_frame(&mut self, max_body_len: u32) -> Option<Incoming> {
         if self.ws.is_some() {
-            return self.next_ws_frame();
+            return self.next_ws_frame(max_body_len);
         }
-        self.next_tcp_frame()
+        self.next_tcp_frame(max_body_len)
     }
 
     /// The next frame of a WebSocket session: one per binary message.
-    fn next_ws_frame(&mut self) -> Option<Incoming> {
+    fn next_ws_frame(&mut self, max_body_len: u32) -> Option<Incoming> {
         loop {
             // Invariant: called only on WebSocket sessions.
             let ws = self.ws.as_mut().expect("a WebSocket session");
@@ -210,7 +225,7 @@ impl Connection {
                         buf: BytesMut::from(payload),
                         skip: 0,
                     }));
-                    let incoming = self.next_tcp_frame();
+                    let incoming = self.next_tcp_frame(max_body_len);
                     let left = self
                         .pending
                         .take()
@@ -254,8 +269,7 @@ impl Connection {
     }
 
     /// The next frame of the byte stream in `buf`.
-    fn next_tcp_frame(&mut self) -> Option<Incoming> {
-        let max_body_len = self.max_body_len;
+    fn next_tcp_frame(&mut self, max_body_len: u32) -> Option<Incoming> {
         let pending = self.pending.as_deref_mut()?;
         match decode(&pending.buf, max_body_len) {
             Ok((frame, len)) => {

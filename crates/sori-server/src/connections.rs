@@ -18,22 +18,29 @@ pub(crate) const STALE_AFTER: Duration = Duration::from_secs(15);
 #[derive(Clone)]
 pub(crate) struct ConnectionCounter {
     max_per_ip: u32,
+    /// This node's counts, which every guard points back at.
+    pub(crate) local: Arc<LocalCounts>,
+    /// Open connections on the cluster's other nodes (empty on one node).
+    pub(crate) remote: Arc<RemoteCounts>,
+}
+
+/// Open connections per address on this node.
+#[derive(Default)]
+pub(crate) struct LocalCounts {
     /// A std mutex: held for one map operation, never across `.await`.
     /// Only addresses with open connections have entries, so the map is
     /// bounded by the session limit.
-    counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
-    /// Open connections on the cluster's other nodes (empty on one node).
-    pub(crate) remote: Arc<RemoteCounts>,
+    counts: Mutex<HashMap<IpAddr, u32>>,
     /// Tells the other nodes of each open and close (a cluster node).
-    pub(crate) announce: Arc<OnceLock<Announce>>,
+    pub(crate) announce: OnceLock<Announce>,
 }
 
-/// One counted connection; dropping it gives the slot back.
+/// One counted connection; dropping it gives the slot back. One pointer
+/// and an address: every session holds one.
 #[must_use = "the connection is uncounted as soon as the guard drops"]
 pub(crate) struct ConnectionGuard {
-    counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    local: Arc<LocalCounts>,
     key: IpAddr,
-    announce: Arc<OnceLock<Announce>>,
 }
 
 impl std::fmt::Debug for ConnectionGuard {
@@ -49,15 +56,17 @@ impl ConnectionCounter {
     pub(crate) fn new(max_per_ip: u32) -> Self {
         ConnectionCounter {
             max_per_ip,
-            counts: Arc::default(),
+            local: Arc::default(),
             remote: Arc::default(),
-            announce: Arc::default(),
         }
     }
 
     /// Every address with open connections here, and how many.
     pub(crate) fn snapshot(&self) -> Vec<(IpAddr, u32)> {
-        lock(&self.counts).iter().map(|(ip, n)| (*ip, *n)).collect()
+        lock(&self.local.counts)
+            .iter()
+            .map(|(ip, n)| (*ip, *n))
+            .collect()
     }
 
     /// Counts a new connection from `ip`, or `None` if the address is at its
@@ -65,7 +74,7 @@ impl ConnectionCounter {
     pub(crate) fn try_acquire(&self, ip: IpAddr) -> Option<ConnectionGuard> {
         let key = client_key(ip);
         let elsewhere = self.remote.count(key);
-        let mut counts = lock(&self.counts);
+        let mut counts = lock(&self.local.counts);
         let count = counts.entry(key).or_insert(0);
         if count.saturating_add(elsewhere) >= self.max_per_ip {
             if *count == 0 {
@@ -77,20 +86,19 @@ impl ConnectionCounter {
         }
         *count += 1;
         drop(counts);
-        if let Some(announce) = self.announce.get() {
+        if let Some(announce) = self.local.announce.get() {
             announce(LimitEvent::Opened(key));
         }
         Some(ConnectionGuard {
-            counts: self.counts.clone(),
+            local: self.local.clone(),
             key,
-            announce: self.announce.clone(),
         })
     }
 
     #[cfg(test)]
     /// Open connections counted for `ip`'s key.
     pub(crate) fn count(&self, ip: IpAddr) -> u32 {
-        lock(&self.counts)
+        lock(&self.local.counts)
             .get(&client_key(ip))
             .copied()
             .unwrap_or(0)
@@ -99,13 +107,13 @@ impl ConnectionCounter {
     #[cfg(test)]
     /// Addresses with open connections.
     pub(crate) fn n_addresses(&self) -> usize {
-        lock(&self.counts).len()
+        lock(&self.local.counts).len()
     }
 }
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        let mut counts = lock(&self.counts);
+        let mut counts = lock(&self.local.counts);
         if let Some(count) = counts.get_mut(&self.key) {
             *count = count.saturating_sub(1);
             if *count == 0 {
@@ -113,7 +121,7 @@ impl Drop for ConnectionGuard {
             }
         }
         drop(counts);
-        if let Some(announce) = self.announce.get() {
+        if let Some(announce) = self.local.announce.get() {
             announce(LimitEvent::Closed(self.key));
         }
     }

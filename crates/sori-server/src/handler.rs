@@ -25,10 +25,11 @@ use crate::shared::{Place, Shared};
 use crate::transport::{self, Fill};
 use crate::writer::{Stop, Writer};
 
-use deadline::Stamp;
+use deadline::{Stamp, Timer};
 
 mod deadline;
 mod finish;
+mod park;
 mod slow;
 
 /// Most reads in a row before the handler lets other tasks run, so one
@@ -95,6 +96,9 @@ struct Handler {
     /// The timer must be re-armed: a deadline moved earlier (login swaps
     /// the login timeout for the shorter heartbeat).
     rearm: bool,
+    /// When to look next whether the session has been quiet long enough
+    /// to park; `None` to start counting now.
+    park_at: Option<Stamp>,
 }
 
 /// Sets a session up and returns the future that runs it. Not an `async
@@ -121,7 +125,7 @@ pub(crate) fn session(
         // joined after it looked.
         peer.close(Some(&shutting_down()));
     }
-    let mut writer = Writer::new(write_half);
+    let writer = Writer::new(write_half);
     let limits = SessionLimits::new(&shared.config.limits);
     let mut handler = Handler {
         conn,
@@ -135,15 +139,60 @@ pub(crate) fn session(
         frames_seen: 0,
         pinged: false,
         rearm: false,
+        park_at: None,
     };
     handler.last_rx = handler.now();
+    drive(handler, writer, place)
+}
+
+/// Runs a session until it ends or parks: what every session's task is,
+/// the first one and each one after a wake from the lot (which first takes
+/// its socket back).
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments beside the locals moved out of them: 760 bytes of future, not 536"
+)]
+fn drive(
+    mut handler: Handler,
+    mut writer: Writer,
+    mut place: Place,
+) -> impl Future<Output = ()> + Send + 'static {
     async move {
-        let end = handler.run(&mut writer).await;
+        let resumed = park::resume(&mut handler, &mut writer);
+        let end = match resumed {
+            Err(end) => end,
+            Ok(()) => loop {
+                match handler.run(&mut writer).await {
+                    Ran::End(end) => break end,
+                    Ran::Idle(deadline) => match park::park(handler, writer, place, deadline) {
+                        park::Parking::Parked => return,
+                        park::Parking::Stayed(back) => {
+                            (handler, writer, place) = *back;
+                            // Look again in a while, not at once.
+                            handler.park_at = None;
+                        }
+                        park::Parking::Ended(back, end) => {
+                            (handler, writer, place) = *back;
+                            break end;
+                        }
+                    },
+                }
+            },
+        };
         // Boxed: only the end of a session needs it.
         Box::pin(handler.end(end, writer)).await;
         // The session's place is free once its socket is closed.
         drop(place);
     }
+}
+
+/// How [`Handler::run`] returned.
+enum Ran {
+    /// The session ends.
+    End(End),
+    /// The session has been quiet for `park_idle` and may park, until this
+    /// deadline at the latest.
+    Idle(Instant),
 }
 
 /// What shutdown tells every session.
@@ -155,8 +204,29 @@ pub(crate) fn shutting_down() -> Event {
 }
 
 impl Handler {
-    async fn run(&mut self, writer: &mut Writer) -> End {
-        let timer = tokio::time::sleep_until(self.accepted_at + self.shared.config.login_timeout);
+    /// Runs the session until it ends or has been quiet long enough to
+    /// park. Its first deadline is the login timeout for a new connection,
+    /// and whatever is next for one that resumes.
+    async fn run(&mut self, writer: &mut Writer) -> Ran {
+        // Nothing queued for a session that resumes: the lot woke it (its
+        // client sent something, or its heartbeat is due), not a message.
+        let woken_by_lot = self.peer.link.outbox.is_empty();
+        // Set for a resumed session's first pass when it is still quiet:
+        // what it writes in that pass (a heartbeat's Ping, the Pong to its
+        // client's Ping) does not make it busy.
+        let mut quiet_pass = false;
+        let first = match self.timer_deadline(writer) {
+            Ok(Timer::At(at)) => at,
+            // A resumed session may park again at once, but not before it
+            // has written what woke it and read what its client sent: the
+            // timer fires after this pass's writes and reads.
+            Ok(Timer::Idle(_)) => {
+                quiet_pass = woken_by_lot;
+                Instant::now()
+            }
+            Err(end) => return Ran::End(end),
+        };
+        let timer = tokio::time::sleep_until(first);
         tokio::pin!(timer);
         // After a request that is answered later by someone who then
         // closes the session (a Logout), the session reads nothing more
@@ -170,12 +240,12 @@ impl Handler {
                 biased;
                 // Writes first: what is queued goes out before more is read.
                 stop = poll_fn(|cx| writer.poll_drive(cx, &self.peer.link.outbox, &self.shared.metrics)) => {
-                    return End::Stopped(stop);
+                    return Ran::End(End::Stopped(stop));
                 }
                 res = poll_fn(|cx| self.conn.poll_fill(cx)), if !closing => {
                     let fill = match res {
                         Ok(fill) => fill,
-                        Err(err) => return End::Failed(err),
+                        Err(err) => return Ran::End(End::Failed(err)),
                     };
                     match self.read_and_handle(fill, writer).await {
                         None => {}
@@ -185,27 +255,31 @@ impl Handler {
                             timer.as_mut().reset(Instant::now() + self.shared.config.idle_timeout);
                             continue;
                         }
-                        Some(end) => return end,
+                        Some(end) => return Ran::End(end),
                     }
                     if std::mem::take(&mut self.rearm) {
-                        match self.next_deadline() {
-                            Ok(at) => timer.as_mut().reset(at),
-                            Err(end) => return end,
+                        match self.timer_deadline(writer) {
+                            Ok(Timer::At(at) | Timer::Idle(at)) => timer.as_mut().reset(at),
+                            Err(end) => return Ran::End(end),
                         }
                     }
                 }
                 () = &mut timer => {
                     if closing {
-                        return End::Kick(Refusal::new(
+                        return Ran::End(End::Kick(Refusal::new(
                             ErrorCode::Internal,
                             "the request was not answered in time",
-                        ));
+                        )));
+                    }
+                    if std::mem::take(&mut quiet_pass) {
+                        writer.take_wrote();
                     }
                     // Deadlines move with traffic; the timer is only reset
                     // when it fires, not on every read.
-                    match self.next_deadline() {
-                        Ok(at) => timer.as_mut().reset(at),
-                        Err(end) => return end,
+                    match self.timer_deadline(writer) {
+                        Ok(Timer::At(at)) => timer.as_mut().reset(at),
+                        Ok(Timer::Idle(at)) => return Ran::Idle(at),
+                        Err(end) => return Ran::End(end),
                     }
                 }
             }
@@ -238,7 +312,13 @@ impl Handler {
                 Step::End(end) => break Some(end),
                 // Boxed: the slow paths' state is large, and an idle
                 // session should not carry it.
-                Step::Slow(request_id, message) => Box::pin(self.slow(request_id, message, writer)),
+                Step::Slow(request_id, message) => {
+                    // A request that waits (a Logout in a storm of them, a
+                    // login behind the hasher) does not hold 4 KiB of read
+                    // buffer while it waits, unless more frames are in it.
+                    self.conn.release_if_empty();
+                    Box::pin(self.slow(request_id, message, writer))
+                }
             };
             if let Some(end) = slow.await {
                 break Some(end);
@@ -291,7 +371,7 @@ impl Handler {
                     self.pinged = false;
                 }
             }
-            while let Some(incoming) = self.conn.next_frame() {
+            while let Some(incoming) = self.conn.next_frame(self.shared.config.max_frame_len) {
                 let (request_id, len) = match &incoming {
                     Incoming::Frame(frame, len) => (frame.request_id, *len),
                     Incoming::Skipped {
@@ -314,7 +394,8 @@ impl Handler {
                 // that are refused unread included.
                 self.shared.metrics.frames_in.inc();
                 self.frames_seen = self.frames_seen.wrapping_add(1);
-                let now = self.now().since_start();
+                let stamp = self.now();
+                let now = stamp.since_start();
                 match self
                     .limits
                     .check_frame(&self.shared.config.limits, len, now)
@@ -331,6 +412,18 @@ impl Handler {
                             "too many messages, too fast, too often",
                         )));
                     }
+                }
+                if !matches!(
+                    &incoming,
+                    Incoming::Frame(
+                        Frame {
+                            message: Message::Ping(_) | Message::Pong(_),
+                            ..
+                        },
+                        _
+                    )
+                ) {
+                    self.busy(stamp);
                 }
                 match incoming {
                     Incoming::Frame(frame, _) => {

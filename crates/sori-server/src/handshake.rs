@@ -30,7 +30,7 @@ pub(crate) fn spawn(
     let login_deadline = accepted_at + shared.config.login_timeout;
     if shared.tls.is_none() && kind == Kind::Tcp {
         let (read_half, write_half) = transport::plain(stream);
-        let conn = Connection::new(read_half, shared.config.max_frame_len);
+        let conn = Connection::new(read_half);
         let task = session(
             shared.clone(),
             conn,
@@ -65,12 +65,7 @@ pub(crate) fn spawn(
             }
         };
         let (conn, write_half, ip, format) = match kind {
-            Kind::Tcp => (
-                Connection::new(read_half, owned.config.max_frame_len),
-                write_half,
-                ip,
-                Format::Sori,
-            ),
+            Kind::Tcp => (Connection::new(read_half), write_half, ip, Format::Sori),
             Kind::WebSocket => {
                 let upgraded = upgrade::accept(
                     &owned,

@@ -17,6 +17,7 @@ mod handler;
 mod handshake;
 pub mod ip_policy;
 mod link;
+mod lot;
 pub mod metrics;
 mod outbox;
 mod proxy_protocol;

@@ -225,6 +225,11 @@ impl Outbox {
         self.lock().mode
     }
 
+    /// Nothing is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().frames.is_empty()
+    }
+
     /// Writer side: moves every queued frame into `batch` (which the writer
     /// keeps empty between calls) and returns the mode. Pending while the
     /// queue is open and empty.

@@ -24,6 +24,7 @@ use crate::flush::{Coalescer, Pacing};
 use crate::handler;
 use crate::handshake;
 use crate::ip_policy::{IpPolicy, RefusalLog};
+use crate::lot::Lot;
 use crate::metrics;
 use crate::rate::{KeyedLimiter, LoginThrottle};
 use crate::shared::{Kind, Place, Shared, admit};
@@ -156,7 +157,19 @@ impl Server {
         if let Some(cluster) = &self.cluster {
             cluster.start(Arc::downgrade(&core)).await;
         }
+        let lot = match config.park_idle.filter(|idle| !idle.is_zero()) {
+            None => None,
+            Some(_) => match Lot::start() {
+                Ok(lot) => Some(lot),
+                Err(err) => {
+                    // Parking saves memory; a server without it still serves.
+                    tracing::warn!(%err, "no parking lot: idle sessions keep their tasks");
+                    None
+                }
+            },
+        };
         let shared = Arc::new(Shared {
+            lot,
             core,
             metrics: self.metrics,
             shutdown: CancellationToken::new(),
@@ -257,6 +270,10 @@ impl Server {
                 ?grace,
                 "some sessions did not finish within the shutdown grace"
             );
+        }
+        if let Some(lot) = &shared.lot {
+            // Sessions still parked after the grace are dropped with it.
+            lot.stop();
         }
         flusher_stop.cancel();
         let _ = flusher.await;

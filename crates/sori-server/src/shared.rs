@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::connections::{ConnectionCounter, ConnectionGuard};
 use crate::flush::Coalescer;
 use crate::ip_policy::{IpPolicy, RefusalLog, Verdict};
+use crate::lot::Lot;
 use crate::rate::{KeyedLimiter, LoginThrottle, client_key};
 
 /// Everything the connection tasks share. Cheap to reach through an `Arc`.
@@ -47,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) new_connections: KeyedLimiter<IpAddr>,
     /// Failed-login delays per account and per address.
     pub(crate) login_throttle: LoginThrottle,
+    /// Where quiet sessions park; `None` when `park_idle` is off.
+    pub(crate) lot: Option<Lot>,
 }
 
 /// Which protocol a listener speaks.

@@ -20,6 +20,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::server::TlsStream;
 
+use crate::lot::Ticket;
+
 #[cfg(test)]
 mod tests;
 
@@ -27,12 +29,19 @@ mod tests;
 pub(crate) enum Reader {
     Plain(OwnedReadHalf),
     Tls(ReadHalf<TlsStream<TcpStream>>),
+    /// The socket waits in the parking lot ([`detach`]): nothing reads
+    /// this half until [`attach`] gives it back.
+    Parked,
 }
 
 /// The write half of a session's stream.
 pub(crate) enum Writer {
     Plain(OwnedWriteHalf),
     Tls(WriteHalf<TlsStream<TcpStream>>),
+    /// The socket waits in the parking lot: nothing writes this half,
+    /// which keeps the socket (away from the runtime) and its ticket
+    /// ([`hold`]) until [`attach`] gives them back.
+    Parked(Option<(std::net::TcpStream, Ticket)>),
 }
 
 /// Splits a plain TCP stream.
@@ -45,6 +54,64 @@ pub(crate) fn plain(stream: TcpStream) -> (Reader, Writer) {
 pub(crate) fn tls(stream: TlsStream<TcpStream>) -> (Reader, Writer) {
     let (read_half, write_half) = tokio::io::split(stream);
     (Reader::Tls(read_half), Writer::Tls(write_half))
+}
+
+/// Whether the halves can give their socket to the parking lot: plain TCP
+/// (TLS keeps its state in the stream, which the lot does not hold).
+pub(crate) fn can_detach(reader: &Reader, writer: &Writer) -> bool {
+    matches!((reader, writer), (Reader::Plain(_), Writer::Plain(_)))
+}
+
+/// Takes a plain TCP socket out of its halves and away from the runtime,
+/// for the parking lot; the halves are left [`Reader::Parked`] and
+/// [`Writer::Parked`]. `None` (and the halves untouched) unless
+/// [`can_detach`].
+pub(crate) fn detach(
+    reader: &mut Reader,
+    writer: &mut Writer,
+) -> Option<io::Result<std::net::TcpStream>> {
+    if !can_detach(reader, writer) {
+        return None;
+    }
+    let (Reader::Plain(read_half), Writer::Plain(write_half)) = (
+        std::mem::replace(reader, Reader::Parked),
+        std::mem::replace(writer, Writer::Parked(None)),
+    ) else {
+        unreachable!("checked by can_detach");
+    };
+    let stream = read_half
+        .reunite(write_half)
+        .map_err(|_| io::Error::other("the halves of two sockets"))
+        .and_then(TcpStream::into_std);
+    Some(stream)
+}
+
+/// Keeps a detached socket, and its place in the lot, in the write half.
+pub(crate) fn hold(writer: &mut Writer, stream: std::net::TcpStream, ticket: Ticket) {
+    *writer = Writer::Parked(Some((stream, ticket)));
+}
+
+/// Takes back what [`hold`] kept, if the write half keeps anything.
+pub(crate) fn held(writer: &mut Writer) -> Option<(std::net::TcpStream, Ticket)> {
+    match writer {
+        Writer::Parked(held) => held.take(),
+        _ => None,
+    }
+}
+
+/// Gives a parked socket back to the runtime, as the halves [`detach`]
+/// took it from. Within the runtime.
+pub(crate) fn attach(
+    stream: std::net::TcpStream,
+    reader: &mut Reader,
+    writer: &mut Writer,
+) -> io::Result<()> {
+    (*reader, *writer) = plain(TcpStream::from_std(stream)?);
+    Ok(())
+}
+
+fn parked() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the socket is parked")
 }
 
 /// Builds the TLS acceptor from PEM files: a certificate chain and its
@@ -115,6 +182,7 @@ impl Reader {
         match self {
             Reader::Plain(socket) => socket.as_ref().poll_read_ready(cx),
             Reader::Tls(_) => Poll::Ready(Ok(())),
+            Reader::Parked => Poll::Ready(Err(parked())),
         }
     }
 
@@ -134,6 +202,7 @@ impl Reader {
                 let n = ready!(tokio_util::io::poll_read_buf(Pin::new(stream), cx, buf))?;
                 Poll::Ready(Ok(if n == 0 { Fill::Eof } else { Fill::Data(n) }))
             }
+            Reader::Parked => Poll::Ready(Err(parked())),
         }
     }
 
@@ -143,6 +212,7 @@ impl Reader {
         match self {
             Reader::Plain(socket) => try_fill(socket, buf, chunk),
             Reader::Tls(_) => Ok(Fill::Empty),
+            Reader::Parked => Err(parked()),
         }
     }
 }
@@ -166,6 +236,7 @@ impl AsyncWrite for Writer {
         match self.get_mut() {
             Writer::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Writer::Tls(s) => Pin::new(s).poll_write(cx, buf),
+            Writer::Parked(_) => Poll::Ready(Err(parked())),
         }
     }
 
@@ -177,6 +248,7 @@ impl AsyncWrite for Writer {
         match self.get_mut() {
             Writer::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Writer::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Writer::Parked(_) => Poll::Ready(Err(parked())),
         }
     }
 
@@ -184,6 +256,7 @@ impl AsyncWrite for Writer {
         match self {
             Writer::Plain(s) => s.is_write_vectored(),
             Writer::Tls(s) => s.is_write_vectored(),
+            Writer::Parked(_) => false,
         }
     }
 
@@ -191,6 +264,7 @@ impl AsyncWrite for Writer {
         match self.get_mut() {
             Writer::Plain(s) => Pin::new(s).poll_flush(cx),
             Writer::Tls(s) => Pin::new(s).poll_flush(cx),
+            Writer::Parked(_) => Poll::Ready(Ok(())),
         }
     }
 
@@ -198,6 +272,7 @@ impl AsyncWrite for Writer {
         match self.get_mut() {
             Writer::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Writer::Tls(s) => Pin::new(s).poll_shutdown(cx),
+            Writer::Parked(_) => Poll::Ready(Ok(())),
         }
     }
 }

@@ -74,6 +74,9 @@ pub(crate) struct Writer {
     mid_frame: bool,
     /// Bytes were written since the last flush (TLS buffers records).
     unflushed: bool,
+    /// Bytes were written since [`Writer::take_wrote`] last looked: the
+    /// session is not idle.
+    wrote: bool,
 }
 
 impl Writer {
@@ -83,7 +86,28 @@ impl Writer {
             batch: VecDeque::new(),
             mid_frame: false,
             unflushed: false,
+            wrote: false,
         }
+    }
+
+    /// Nothing taken from the outbox is left to write.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.batch.is_empty() && !self.unflushed
+    }
+
+    /// Whether bytes were written since the last call.
+    pub(crate) fn take_wrote(&mut self) -> bool {
+        std::mem::take(&mut self.wrote)
+    }
+
+    /// The socket's write half.
+    pub(crate) fn socket(&self) -> &transport::Writer {
+        &self.socket
+    }
+
+    /// The socket's write half, for the parking lot to take and give back.
+    pub(crate) fn socket_mut(&mut self) -> &mut transport::Writer {
+        &mut self.socket
     }
 
     /// Writes what is queued, as far as the socket takes it. Pending while
@@ -163,6 +187,7 @@ impl Writer {
                 Err(err) => return Poll::Ready(Err(err)),
             };
             self.unflushed = true;
+            self.wrote = true;
             self.consume(n_bytes, outbox, metrics);
         }
         if self.unflushed {

@@ -170,6 +170,18 @@ fn the_status_interval_turns_off_with_0s_in_the_file_and_on_the_command_line() {
 }
 
 #[test]
+fn parking_turns_off_with_0s_in_the_file_and_on_the_command_line() {
+    check(
+        |c| c.park_idle,
+        "park_idle = \"0s\"",
+        &["--park-idle", "0s"],
+        (Some(Duration::from_secs(2)), None, None),
+    );
+    let config = load("park_idle = \"0s\"", &["--park-idle", "500ms"]);
+    assert_eq!(config.park_idle, Some(Duration::from_millis(500)));
+}
+
+#[test]
 fn session_tokens_turn_off_with_0s_in_the_file_and_on_the_command_line() {
     let thirty_days = Some(Duration::from_secs(30 * 24 * 60 * 60));
     check(

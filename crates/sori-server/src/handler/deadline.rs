@@ -10,6 +10,18 @@ use sori_protocol::pb::{self, ErrorCode};
 use tokio::time::Instant;
 
 use super::{End, Handler, State};
+use crate::transport;
+use crate::writer::Writer;
+
+/// What [`Handler::park_check`] found.
+enum Park {
+    /// Parking is off, or the session is not one that parks.
+    Never,
+    /// Not quiet long enough yet: look again then.
+    LookAt(Instant),
+    /// Quiet long enough.
+    Now,
+}
 
 /// A time on a session's clock: microseconds since the connection was
 /// accepted. Eight bytes where an `Instant` takes sixteen (and an
@@ -28,10 +40,25 @@ impl Stamp {
         Duration::from_micros(self.0.get() - 1)
     }
 
+    /// This time plus `d`.
+    pub(super) fn after(self, d: Duration) -> Stamp {
+        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        Stamp(self.0.saturating_add(micros))
+    }
+
     /// The instant, given when the connection was accepted.
     pub(super) fn at(self, accepted_at: Instant) -> Instant {
         accepted_at + self.since_start()
     }
+}
+
+/// What the session's timer is set to next.
+pub(super) enum Timer {
+    /// Fire at this instant.
+    At(Instant),
+    /// The session has been quiet for `park_idle`: park it, with this as
+    /// its deadline in the lot.
+    Idle(Instant),
 }
 
 impl Handler {
@@ -42,6 +69,69 @@ impl Handler {
             .as_micros();
         // 2^64 µs is over half a million years.
         Stamp(NonZeroU64::MIN.saturating_add(u64::try_from(micros).unwrap_or(u64::MAX - 1)))
+    }
+
+    /// Works out what the timer means now: a timeout, a heartbeat to send,
+    /// a later deadline, or that the session may park.
+    pub(super) fn timer_deadline(&mut self, writer: &mut Writer) -> Result<Timer, End> {
+        let next = self.next_deadline()?;
+        Ok(match self.park_check(writer) {
+            Park::Never => Timer::At(next),
+            Park::LookAt(at) => Timer::At(next.min(at)),
+            Park::Now => Timer::Idle(next),
+        })
+    }
+
+    /// Whether the session has been quiet for `park_idle` and may park,
+    /// or when to look again.
+    ///
+    /// Quiet means: no request from the client (every frame but the
+    /// heartbeat's Ping and Pong moves `park_at` on, as it is read) and
+    /// nothing written to it since the last look (a flag, not a time: a
+    /// session that was written to counts as busy until `park_idle` after
+    /// the look that saw it). What a session writes while it parks (the
+    /// heartbeat's Ping, a message that came on the way) does not count:
+    /// a parked session woken by its heartbeat parks again at once.
+    fn park_check(&mut self, writer: &mut Writer) -> Park {
+        let (Some(idle), Some(_)) = (self.shared.config.park_idle, &self.shared.lot) else {
+            return Park::Never;
+        };
+        if !matches!(self.state, State::Authenticated(_))
+            || !transport::can_detach(self.conn.socket(), writer.socket())
+        {
+            return Park::Never;
+        }
+        let now = self.now();
+        let at = match self.park_at {
+            Some(at) if at > now => at,
+            Some(_) if !writer.take_wrote() && self.can_park(writer) => return Park::Now,
+            // Not counting yet (just logged in, or back from a try that
+            // did not park), busy, or holding something the lot cannot
+            // keep: look again in a while.
+            _ => {
+                let at = now.after(idle);
+                self.park_at = Some(at);
+                at
+            }
+        };
+        Park::LookAt(at.at(self.accepted_at))
+    }
+
+    /// A request from the client: the session is busy for another
+    /// `park_idle` from `now`.
+    pub(super) fn busy(&mut self, now: Stamp) {
+        if let (Some(idle), Some(_)) = (self.shared.config.park_idle, self.park_at) {
+            self.park_at = Some(now.after(idle));
+        }
+    }
+
+    /// Whether the session holds nothing the lot cannot keep: no
+    /// unfinished frame, nothing left to write, no shutdown.
+    fn can_park(&self, writer: &Writer) -> bool {
+        self.partial_since.is_none()
+            && self.conn.holds_nothing()
+            && writer.is_idle()
+            && !self.shared.shutdown.is_cancelled()
     }
 
     /// Works out what the timer means now: a timeout, a heartbeat to send,

@@ -23,3 +23,15 @@ fn a_session_peer_fits_one_160_byte_allocation() {
         size_of::<SessionPeer>()
     );
 }
+
+#[test]
+fn a_parked_session_fits_one_256_byte_allocation() {
+    // What an idle session keeps instead of its task (a 640-byte cell), its
+    // registration with the runtime (256) and its Arc'd socket (48): the
+    // Arc's two counts, then the parked state (jemalloc's 256-byte class).
+    assert!(
+        size_of::<park::Parked>() + 16 <= 256,
+        "{}",
+        size_of::<park::Parked>()
+    );
+}

@@ -6,10 +6,12 @@
 use std::time::Duration;
 
 use sori_client::Event;
+use sori_protocol::Message;
 use sori_protocol::pb::{self, ErrorCode};
-use sori_protocol::{Frame, Message};
 
-use crate::support::{self, PASSWORD, eventually, expect_kicked, next, read_raw, read_raw_kicked};
+use crate::support::{
+    self, eventually, expect_kicked, next, read_raw, read_raw_kicked, read_raw_pings_until_kicked,
+};
 
 #[tokio::test]
 async fn a_connection_that_never_logs_in_is_closed_with_a_reason() {
@@ -47,35 +49,8 @@ async fn a_silent_session_is_pinged_then_closed_but_one_that_answers_stays() {
     // sori-client answers the server's Pings by itself.
     let (lively, _lively_events) = server.user("lively").await;
 
-    let (setup, _setup_events) = server.connect().await;
-    setup.register("silent", PASSWORD, "").await.unwrap();
-    drop(setup);
-    let mut conn = server.raw().await;
-    conn.write_frame(
-        1,
-        &Message::Login(pb::Login {
-            username: "silent".into(),
-            password: PASSWORD.into(),
-            token: String::new(),
-        }),
-    )
-    .await
-    .unwrap();
-    let mut pinged = false;
-    let code = loop {
-        match read_raw(&mut conn).await {
-            Some(Frame {
-                request_id: 0,
-                message: Message::Ping(_),
-            }) => pinged = true,
-            Some(Frame {
-                message: Message::Kicked(kicked),
-                ..
-            }) => break kicked.code(),
-            Some(_) => continue,
-            None => panic!("closed without a reason"),
-        }
-    };
+    let mut conn = server.raw_user("silent").await;
+    let (pinged, code) = read_raw_pings_until_kicked(&mut conn).await;
     assert!(pinged, "the server pings before giving up");
     assert_eq!(code, ErrorCode::IdleTimeout);
 

@@ -103,6 +103,22 @@ impl TestServer {
         (client, events)
     }
 
+    /// Registers `name` and sends its Login on a raw connection, which
+    /// answers nothing by itself (no Pongs): a client gone silent.
+    pub(crate) async fn raw_user(&self, name: &str) -> RawConnection {
+        let (setup, _events) = self.connect().await;
+        setup.register(name, PASSWORD, "").await.expect("register");
+        drop(setup);
+        let mut conn = self.raw().await;
+        let login = Message::Login(pb::Login {
+            username: name.into(),
+            password: PASSWORD.into(),
+            token: String::new(),
+        });
+        conn.write_frame(1, &login).await.expect("send Login");
+        conn
+    }
+
     /// Opens a raw connection for byte-level tests.
     pub(crate) async fn raw(&self) -> RawConnection {
         RawConnection::connect(self.addr)
@@ -217,6 +233,26 @@ pub(crate) async fn read_raw_kicked(conn: &mut RawConnection) -> ErrorCode {
             }) => return kicked.code(),
             Some(_) => continue,
             None => panic!("connection closed without a Kicked frame"),
+        }
+    }
+}
+
+/// Reads raw frames until a Kicked one; returns whether a heartbeat Ping
+/// (request id 0) came before it, and the Kicked code.
+pub(crate) async fn read_raw_pings_until_kicked(conn: &mut RawConnection) -> (bool, ErrorCode) {
+    let mut pinged = false;
+    loop {
+        match read_raw(conn).await {
+            Some(Frame {
+                request_id: 0,
+                message: Message::Ping(_),
+            }) => pinged = true,
+            Some(Frame {
+                message: Message::Kicked(kicked),
+                ..
+            }) => return (pinged, kicked.code()),
+            Some(_) => continue,
+            None => panic!("closed without a reason"),
         }
     }
 }

@@ -371,3 +371,53 @@ async fn a_proxy_protocol_header_names_the_client_on_tcp() {
     assert!(matches!(pong.message, Message::Pong(pb::Pong { nonce: 3 })));
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_parked_websocket_session_chats_and_answers_pings() {
+    let server = start(sori_server::Config {
+        park_idle: Some(std::time::Duration::from_millis(100)),
+        ..config()
+    })
+    .await;
+    let mut ws = WsClient::connect(server.ws_addr).await;
+    ws.login("ws_parked").await;
+    let (tcp, mut tcp_events) = server.user("tcp_parked").await;
+    let parked = || server.metrics.sessions_parked.get() == 2;
+    crate::support::eventually("both sessions park", parked).await;
+
+    // A message for the parked WebSocket session wakes it.
+    tcp.chat("to the parked browser").await.expect("chat");
+    let (_, msg) = ws
+        .until(|m| matches!(m, Message::ChatMessage(c) if c.text == "to the parked browser"))
+        .await;
+    assert!(matches!(msg, Message::ChatMessage(_)));
+    crate::support::eventually("both park again", parked).await;
+
+    // A WebSocket ping to a parked session is answered.
+    ws.send_raw(0x9, b"still there?").await;
+    loop {
+        match ws.next().await {
+            Got::Pong(payload) => {
+                assert_eq!(payload, b"still there?");
+                break;
+            }
+            Got::Frame(..) => {}
+            Got::Close(code) => panic!("closed with {code}"),
+        }
+    }
+    crate::support::eventually("both park again", parked).await;
+
+    // And a frame from it wakes it too.
+    let chat = Message::Chat(pb::Chat {
+        room: String::new(),
+        text: "from the parked browser".into(),
+    });
+    ws.send(7, &chat).await;
+    loop {
+        if let sori_client::Event::Chat(m) = crate::support::next(&mut tcp_events).await {
+            assert_eq!(m.text, "from the parked browser");
+            break;
+        }
+    }
+    server.stop().await.expect("stops");
+}

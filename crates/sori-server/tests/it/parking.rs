@@ -1,0 +1,150 @@
+//! Parked sessions: a logged-in session quiet for `park_idle` gives up its
+//! task and waits in the parking lot; whatever comes for it or from it
+//! wakes it, and nothing is lost or late on the way.
+//!
+//! `sori_sessions_parked` says a session really parked before each check:
+//! every test waits for it first.
+
+use std::time::Duration;
+
+use sori_client::Event;
+use sori_protocol::pb::ErrorCode;
+use sori_server::Config;
+
+use crate::support::{
+    self, PASSWORD, TestServer, eventually, expect_kicked, next, next_chat, read_raw,
+    read_raw_kicked, read_raw_pings_until_kicked,
+};
+
+fn parking(config: Config) -> Config {
+    Config {
+        park_idle: Some(Duration::from_millis(100)),
+        ..config
+    }
+}
+
+async fn parked(server: &TestServer, n: u64) {
+    eventually(&format!("{n} sessions parked"), || {
+        server.metrics.sessions_parked.get() == n
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn parked_sessions_get_messages_and_send_them() {
+    let server = support::start(parking(support::config())).await;
+    let (ann, mut ann_events) = server.user("ann").await;
+    let (bob, mut bob_events) = server.user("bob").await;
+    // Ann hears of Bob's arrival; then both go quiet.
+    assert!(matches!(next(&mut ann_events).await, Event::UserJoined(u) if u.username == "bob"));
+    parked(&server, 2).await;
+
+    for round in 0..3 {
+        // A message for a parked session wakes it (its outbox); one from a
+        // parked session wakes it too (its socket).
+        bob.chat(&format!("bob {round}")).await.unwrap();
+        assert_eq!(
+            next_chat(&mut ann_events).await.text,
+            format!("bob {round}")
+        );
+        ann.chat(&format!("ann {round}")).await.unwrap();
+        assert_eq!(
+            next_chat(&mut bob_events).await.text,
+            format!("ann {round}")
+        );
+        // And each parks again once quiet.
+        parked(&server, 2).await;
+    }
+    // A request that waits for the store (history) is answered too.
+    let history = ann.history("", 0, 10).await.unwrap();
+    assert_eq!(history.messages.len(), 6);
+    assert_eq!(server.metrics.sessions.get(), 2);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_parked_session_is_pinged_and_closed_when_it_never_answers() {
+    let config = parking(Config {
+        heartbeat_interval: Duration::from_millis(400),
+        idle_timeout: Duration::from_millis(1200),
+        ..support::config()
+    });
+    let server = support::start(config).await;
+    // sori-client answers the server's Pings by itself: it stays, parking
+    // and waking through several heartbeats.
+    let (lively, _lively_events) = server.user("lively").await;
+
+    let mut conn = server.raw_user("silent").await;
+    parked(&server, 2).await;
+    let parked_at = std::time::Instant::now();
+    let (pinged, code) = read_raw_pings_until_kicked(&mut conn).await;
+    assert!(pinged, "the parked session was pinged");
+    assert_eq!(code, ErrorCode::IdleTimeout);
+    assert!(
+        parked_at.elapsed() < Duration::from_secs(3),
+        "the idle timeout came {:?} after parking",
+        parked_at.elapsed()
+    );
+    eventually("the silent session ends", || {
+        server.metrics.sessions.get() == 1
+    })
+    .await;
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    lively.chat("I answered every ping").await.unwrap();
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_while_parked_leaves() {
+    let server = support::start(parking(support::config())).await;
+    let (_ann, mut ann_events) = server.user("ann").await;
+    let (bob, _bob_events) = server.user("bob").await;
+    assert!(matches!(next(&mut ann_events).await, Event::UserJoined(u) if u.username == "bob"));
+    parked(&server, 2).await;
+    drop(bob);
+    // Ann, parked, is woken to hear it.
+    assert!(matches!(next(&mut ann_events).await, Event::UserLeft(u) if u.username == "bob"));
+    eventually("bob's session ends", || server.metrics.sessions.get() == 1).await;
+    parked(&server, 1).await;
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_tells_parked_sessions_and_waits_for_them() {
+    let server = support::start(parking(support::config())).await;
+    let (_setup, _setup_events) = server.user("quiet").await;
+    let mut conn = server.raw_user("raw").await;
+    parked(&server, 2).await;
+    let stopping = tokio::spawn(server.stop());
+    assert_eq!(read_raw_kicked(&mut conn).await, ErrorCode::ShuttingDown);
+    assert_eq!(read_raw(&mut conn).await, None);
+    stopping.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_second_login_replaces_a_parked_session() {
+    let server = support::start(parking(support::config())).await;
+    let (_first, mut first_events) = server.user("twice").await;
+    parked(&server, 1).await;
+    let (again, _again_events) = server.connect().await;
+    again.login("twice", PASSWORD).await.unwrap();
+    expect_kicked(&mut first_events, ErrorCode::LoggedInElsewhere).await;
+    again.chat("the new session works").await.unwrap();
+    eventually("one session left", || server.metrics.sessions.get() == 1).await;
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn with_parking_off_no_session_parks() {
+    let config = Config {
+        park_idle: None,
+        ..support::config()
+    };
+    let server = support::start(config).await;
+    let (ann, _ann_events) = server.user("ann").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(server.metrics.sessions_parked.get(), 0);
+    ann.chat("still here").await.unwrap();
+    server.stop().await.unwrap();
+}
