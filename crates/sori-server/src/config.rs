@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use sori_core::config::{DuplicateLogin, HashCost, RoomLimits};
 
@@ -14,6 +14,9 @@ use crate::rate::LimitsConfig;
 
 #[cfg(test)]
 mod tests;
+
+mod off;
+use off::{interval, off_or_addr, parse_interval, parse_listen};
 
 /// Everything the server can be told. `Config::default()` is what a bare
 /// `sori-server` runs with; a TOML file and command-line flags override it.
@@ -435,67 +438,4 @@ fn is_origin_pattern(origin: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         && !host.is_empty()
         && !host.contains(['/', '?', '#', ' '])
-}
-
-/// Parses a duration that "0s" turns off: the status interval, the
-/// session token lifetime.
-fn parse_interval(text: &str) -> Result<Option<Duration>, humantime::DurationError> {
-    let interval = humantime::parse_duration(text)?;
-    Ok((!interval.is_zero()).then_some(interval))
-}
-
-/// Parses a listener address, with "off" meaning no listener.
-fn parse_listen(text: &str) -> Result<Option<SocketAddr>, std::net::AddrParseError> {
-    if text == "off" {
-        return Ok(None);
-    }
-    text.parse().map(Some)
-}
-
-/// `status_interval` and `session_token_ttl` in TOML: a duration, "0s" for
-/// off (`None`), as on the command line.
-mod interval {
-    use super::*;
-
-    pub(super) fn serialize<S: Serializer>(
-        value: &Option<Duration>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(interval) => {
-                serializer.serialize_str(&humantime::format_duration(*interval).to_string())
-            }
-            None => serializer.serialize_str("0s"),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse_interval(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// `ws_listen` in TOML: an address, or "off" (`None`), as on the command
-/// line. A missing key means the default, so `None` must be written out.
-mod off_or_addr {
-    use super::*;
-
-    pub(super) fn serialize<S: Serializer>(
-        value: &Option<SocketAddr>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(addr) => serializer.collect_str(addr),
-            None => serializer.serialize_str("off"),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<SocketAddr>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse_listen(&text).map_err(serde::de::Error::custom)
-    }
 }
