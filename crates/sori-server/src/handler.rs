@@ -97,6 +97,10 @@ struct Handler {
     /// The timer must be re-armed: a deadline moved earlier (login swaps
     /// the login timeout for the shorter heartbeat).
     rearm: bool,
+    /// A request (Logout) is answered later by someone who then closes the
+    /// session: it reads nothing more, and waits (parked, if it can) until
+    /// then or until the idle timeout.
+    closing: bool,
     /// The earliest the session may park: every request from the client
     /// moves it on by `park_idle`. `None` until the next look sets it
     /// (after login, after a try to park that did not).
@@ -141,6 +145,7 @@ pub(crate) fn session(
         frames_seen: 0,
         pinged: false,
         rearm: false,
+        closing: false,
         park_at: None,
     };
     handler.last_rx = handler.now();
@@ -217,26 +222,33 @@ impl Handler {
         // what it writes in that pass (a heartbeat's Ping, the Pong to its
         // client's Ping) does not make it busy.
         let mut quiet_pass = false;
-        let first = match self.timer_deadline(writer) {
-            Ok(Timer::At(at)) => at,
-            // A resumed session may park again at once, but not before it
-            // has written what woke it and read what its client sent: the
-            // timer fires after this pass's writes and reads.
-            Ok(Timer::Idle(_)) => {
-                quiet_pass = woken_by_lot;
-                Instant::now()
+        let first = if self.closing {
+            // Back from the lot while it waits for its answer: it waits on
+            // here, in its task, until the answer or the timeout (woken by
+            // its socket, it would be woken again at once if it parked).
+            self.closing_deadline()
+        } else {
+            match self.timer_deadline(writer) {
+                Ok(Timer::At(at)) => at,
+                // A resumed session may park again at once, but not before
+                // it has written what woke it and read what its client
+                // sent: the timer fires after this pass's writes and reads.
+                Ok(Timer::Idle(_)) => {
+                    quiet_pass = woken_by_lot;
+                    Instant::now()
+                }
+                Err(end) => return Ran::End(end),
             }
-            Err(end) => return Ran::End(end),
         };
         let timer = tokio::time::sleep_until(first);
         tokio::pin!(timer);
         // After a request that is answered later by someone who then
         // closes the session (a Logout), the session reads nothing more
         // and writes until it is closed, bounded by the idle timeout in
-        // case the answer never comes. It waits here, in the task's own
-        // state: 19,000 sessions logging out at once each held a boxed
-        // future of their own while they waited.
-        let mut closing = false;
+        // case the answer never comes. It parks for that wait if it can:
+        // 19,000 sessions logging out at once each took a task and a
+        // registration back from the lot, and held them until the
+        // revoker's answer came.
         loop {
             tokio::select! {
                 biased;
@@ -244,7 +256,7 @@ impl Handler {
                 stop = poll_fn(|cx| writer.poll_drive(cx, &self.peer.link.outbox, &self.shared.metrics)) => {
                     return Ran::End(End::Stopped(stop));
                 }
-                res = poll_fn(|cx| self.conn.poll_fill(cx)), if !closing => {
+                res = poll_fn(|cx| self.conn.poll_fill(cx)), if !self.closing => {
                     let fill = match res {
                         Ok(fill) => fill,
                         Err(err) => return Ran::End(End::Failed(err)),
@@ -252,9 +264,13 @@ impl Handler {
                     match self.read_and_handle(fill, writer).await {
                         None => {}
                         Some(End::Closing) => {
-                            closing = true;
+                            self.closing = true;
                             self.conn.stop_reading();
-                            timer.as_mut().reset(Instant::now() + self.shared.config.idle_timeout);
+                            let deadline = self.closing_deadline();
+                            if self.parks(writer).is_some() && self.can_park(writer) {
+                                return Ran::Idle(deadline);
+                            }
+                            timer.as_mut().reset(deadline);
                             continue;
                         }
                         Some(end) => return Ran::End(end),
@@ -269,7 +285,7 @@ impl Handler {
                     }
                 }
                 () = &mut timer => {
-                    if closing {
+                    if self.closing {
                         return Ran::End(End::Kick(Refusal::new(
                             ErrorCode::Internal,
                             "the request was not answered in time",

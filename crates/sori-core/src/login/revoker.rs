@@ -39,7 +39,7 @@ enum Waiter {
     Caller(oneshot::Sender<bool>),
     /// A session's Logout (request `request_id`): once revoked, its Ok and
     /// then its end (a Kicked LOGGED_OUT) are queued to the session; if the
-    /// write failed, an INTERNAL refusal, and the session stays.
+    /// write failed, an INTERNAL refusal, and its end all the same.
     Logout { peer: Arc<Peer>, request_id: u32 },
 }
 

@@ -93,14 +93,9 @@ impl Handler {
     /// heartbeat's Ping, a message that came on the way) does not count:
     /// a parked session woken by its heartbeat parks again at once.
     fn park_check(&mut self, writer: &mut Writer) -> Park {
-        let (Some(idle), Some(_)) = (self.shared.config.park_idle, &self.shared.lot) else {
+        let Some(idle) = self.parks(writer) else {
             return Park::Never;
         };
-        if !matches!(self.state, State::Authenticated(_))
-            || !transport::can_detach(self.conn.socket(), writer.socket())
-        {
-            return Park::Never;
-        }
         let now = self.now();
         let at = match self.park_at {
             Some(at) if at > now => at,
@@ -117,6 +112,24 @@ impl Handler {
         Park::LookAt(at.at(self.accepted_at))
     }
 
+    /// Whether this is a session that parks when it is quiet (parking is
+    /// on, it is logged in, its transport can be detached), and after how
+    /// long.
+    pub(super) fn parks(&self, writer: &Writer) -> Option<Duration> {
+        let (Some(idle), Some(_)) = (self.shared.config.park_idle, &self.shared.lot) else {
+            return None;
+        };
+        (matches!(self.state, State::Authenticated(_))
+            && transport::can_detach(self.conn.socket(), writer.socket()))
+        .then_some(idle)
+    }
+
+    /// When a session waiting for the answer to its Logout gives up on it:
+    /// the idle timeout after the Logout was read.
+    pub(super) fn closing_deadline(&self) -> Instant {
+        self.last_rx.at(self.accepted_at) + self.shared.config.idle_timeout
+    }
+
     /// A request from the client: the session is busy for another
     /// `park_idle` from `now`.
     pub(super) fn busy(&mut self, now: Stamp) {
@@ -127,7 +140,7 @@ impl Handler {
 
     /// Whether the session holds nothing the lot cannot keep: no
     /// unfinished frame, nothing left to write, no shutdown.
-    fn can_park(&self, writer: &Writer) -> bool {
+    pub(super) fn can_park(&self, writer: &Writer) -> bool {
         self.partial_since.is_none()
             && self.conn.holds_nothing()
             && writer.is_idle()

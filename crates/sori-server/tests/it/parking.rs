@@ -5,11 +5,14 @@
 //! `sori_sessions_parked` says a session really parked before each check:
 //! every test waits for it first.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sori_client::Event;
 use sori_protocol::pb::ErrorCode;
 use sori_server::Config;
+use sori_store::SqliteStore;
+use sqlx::Connection;
 
 use crate::support::{
     self, PASSWORD, TestServer, eventually, expect_kicked, next, next_chat, read_raw,
@@ -132,6 +135,61 @@ async fn a_second_login_replaces_a_parked_session() {
     expect_kicked(&mut first_events, ErrorCode::LoggedInElsewhere).await;
     again.chat("the new session works").await.unwrap();
     eventually("one session left", || server.metrics.sessions.get() == 1).await;
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn sessions_waiting_for_their_logouts_answer_park_and_get_it() {
+    const N: usize = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sori.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let server = support::start_with(parking(support::config()), Arc::new(store)).await;
+    let mut clients = Vec::new();
+    for i in 0..N {
+        clients.push(server.user(&format!("leaver{i}")).await);
+    }
+    parked(&server, N as u64).await;
+
+    // Another connection holds the database's write lock: the Logouts'
+    // revocation waits for it, and so does their answer.
+    let mut lock = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let frames_before = server.metrics.frames_in.get();
+    let logouts: Vec<_> = clients
+        .iter()
+        .map(|(client, _)| {
+            let client = client.clone();
+            tokio::spawn(async move { client.logout().await })
+        })
+        .collect();
+    // Each session wakes to read its Logout, then parks again while it
+    // waits for the answer.
+    eventually("every Logout read", || {
+        server.metrics.frames_in.get() >= frames_before + N as u64
+    })
+    .await;
+    parked(&server, N as u64).await;
+    assert!(
+        logouts.iter().all(|logout| !logout.is_finished()),
+        "a Logout was answered before its token was revoked"
+    );
+
+    // Once the revocation is written, each is answered and closed.
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    for logout in logouts {
+        logout.await.unwrap().unwrap();
+    }
+    for (_, events) in &mut clients {
+        expect_kicked(events, ErrorCode::LoggedOut).await;
+    }
+    eventually("every session ends", || server.metrics.sessions.get() == 0).await;
+    assert_eq!(server.metrics.sessions_parked.get(), 0);
     server.stop().await.unwrap();
 }
 
