@@ -12,6 +12,14 @@
 //! the session takes its socket back to the runtime and goes on in a new
 //! task.
 //!
+//! The lot does not wake more sessions than the runtime takes in: once
+//! [`MAX_WAKING`] woken sessions wait for a worker to take their sockets
+//! back, its thread waits for half of them before it wakes more. 19,000
+//! clients logging out at once (or their heartbeats, due together) woke
+//! 19,000 sessions within milliseconds, and each held a new task while it
+//! waited for its turn on the two workers: 12 MB more than they held
+//! parked, for the time the runtime took to go through them.
+//!
 //! The lot knows nothing of sessions: it keeps a waker and a deadline per
 //! parked socket. Deadlines are checked by one sweep of the table, at most
 //! every [`SWEEP_GAP`]: a heartbeat is due seconds after the last traffic,
@@ -20,7 +28,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::thread::JoinHandle;
@@ -39,6 +47,13 @@ const SWEEP_GAP: Duration = Duration::from_millis(5);
 
 /// Events taken from epoll per wait.
 const EVENTS: usize = 1024;
+
+/// Most woken sessions waiting for a worker before the lot waits (for
+/// half of them) to wake more: enough to keep every worker busy.
+const MAX_WAKING: usize = 256;
+
+/// How often the lot looks again while it waits for woken sessions.
+const WAKING_POLL: Duration = Duration::from_micros(500);
 
 /// No deadline: the sweep's "none found".
 const NEVER: u64 = u64::MAX;
@@ -73,6 +88,9 @@ struct Inner {
     /// session parked with an earlier deadline wakes it.
     next_sweep: AtomicU64,
     stop: AtomicBool,
+    /// Sessions woken (by anyone) whose task has not yet taken its socket
+    /// back: [`Lot::waking`] and [`Lot::resumed`].
+    waking: AtomicUsize,
     /// The zero of the lot's clock.
     epoch: Instant,
 }
@@ -90,6 +108,7 @@ impl Lot {
             table: Mutex::new(Slab::new()),
             next_sweep: AtomicU64::new(NEVER),
             stop: AtomicBool::new(false),
+            waking: AtomicUsize::new(0),
             epoch: Instant::now(),
         });
         let thread = std::thread::Builder::new()
@@ -149,6 +168,22 @@ impl Lot {
             // memory back (1 MiB after 19,000).
             *table = Slab::new();
         }
+    }
+
+    /// A parked session was woken and its new task is on its way: the lot
+    /// wakes no more while [`MAX_WAKING`] are.
+    pub(crate) fn waking(&self) {
+        self.inner.waking.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A woken session's task has taken its socket back.
+    pub(crate) fn resumed(&self) {
+        // Saturating: a count off by one must not make the lot wait
+        // forever.
+        let _ = self
+            .inner
+            .waking
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
     }
 
     /// How many sockets are parked.
@@ -241,8 +276,22 @@ impl Inner {
             // Woken outside the table's lock: a session that resumes at
             // once takes it to leave.
             for waker in due.drain(..) {
+                self.wait_for_workers();
                 waker.wake();
             }
+        }
+    }
+
+    /// Once [`MAX_WAKING`] woken sessions wait for a worker, waits until
+    /// half of them have taken their sockets back (or the lot stops).
+    fn wait_for_workers(&self) {
+        if self.waking.load(Ordering::Acquire) < MAX_WAKING {
+            return;
+        }
+        while self.waking.load(Ordering::Acquire) > MAX_WAKING / 2
+            && !self.stop.load(Ordering::Acquire)
+        {
+            std::thread::sleep(WAKING_POLL);
         }
     }
 

@@ -98,6 +98,7 @@ impl Wake for Parked {
         };
         // The rest (taking the socket back) runs in the new task, not on
         // the thread that woke it: a broadcast wakes many at once.
+        lot.waking();
         let task = drive(handler, writer, place);
         shared.tracker.spawn_on(task, lot.runtime());
     }
@@ -181,6 +182,7 @@ pub(super) fn resume(handler: &mut Handler, writer: &mut Writer) -> Result<(), E
     };
     if let Some(lot) = &handler.shared.lot {
         lot.leave(ticket, stream.as_raw_fd());
+        lot.resumed();
     }
     transport::attach(stream, handler.conn.socket_mut(), writer.socket_mut()).map_err(End::Failed)
 }

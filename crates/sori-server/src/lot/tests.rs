@@ -163,3 +163,61 @@ async fn stop_lets_go_of_what_is_parked() {
     assert_eq!(Arc::strong_count(&count), 1, "the lot kept the waker");
     assert_eq!(lot.len(), 0);
 }
+
+/// Stands in for a parked session: counts its wakes and, as a woken
+/// session does when its task is spawned, tells the lot it is waking.
+struct Spawns {
+    lot: Arc<Lot>,
+    woken: Arc<Count>,
+}
+
+impl Wake for Spawns {
+    fn wake(self: Arc<Self>) {
+        self.lot.waking();
+        self.woken.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits (up to 5 s) until `count` has been woken `n` times.
+async fn woken_times(count: &Count, n: usize) {
+    let start = Instant::now();
+    while count.get() < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "woken {} times, not {n}",
+            count.get()
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+#[tokio::test]
+async fn wakes_no_more_while_many_woken_wait_for_a_worker() {
+    const SOCKETS: usize = MAX_WAKING + 44;
+    let lot = Arc::new(Lot::start().unwrap());
+    let woken = Arc::new(Count::default());
+    let mut held = Vec::new();
+    for _ in 0..SOCKETS {
+        let (server, mut client) = pair();
+        // Every socket is readable: each wakes as it enters.
+        client.write_all(b"logout").unwrap();
+        let waker = Waker::from(Arc::new(Spawns {
+            lot: lot.clone(),
+            woken: woken.clone(),
+        }));
+        lot.enter(server.as_raw_fd(), waker, far()).unwrap();
+        held.push((server, client));
+    }
+    woken_times(&woken, MAX_WAKING).await;
+    // None of them has taken its socket back: the rest wait.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(woken.get(), MAX_WAKING);
+
+    // Half of them resume: the lot wakes the rest.
+    for _ in 0..MAX_WAKING / 2 {
+        lot.resumed();
+    }
+    woken_times(&woken, SOCKETS).await;
+    // The wakers hold the lot: stop lets them go.
+    lot.stop();
+}
