@@ -52,6 +52,16 @@ async function send(p, text) {
   await p.page.press('#input', 'Enter');
 }
 
+/**
+ * Types `/join ROOM` and waits until the room is open: the page opens it
+ * once the server answers, and what is typed before goes to the
+ * conversation open until then.
+ */
+async function joinRoom(p, room) {
+  await send(p, `/join ${room}`);
+  await p.page.waitForFunction((want) => document.getElementById('conv-title').textContent === want, `# ${room}`);
+}
+
 /** Opens the sidebar entry whose name is `label` ("lobby", "# dev", a person's name). */
 async function open(p, label) {
   // At phone width the sidebar slides in from the menu button.
@@ -300,7 +310,7 @@ test('markup in messages, topics, kick reasons and names is shown as text', asyn
   await connState(mallory, 'online');
 
   await open(alice, '# dev');
-  await send(mallory, '/join dev');
+  await joinRoom(mallory, 'dev');
   await send(mallory, XSS);
   await send(mallory, '<script>window.__pwned=2</script><b>bold?</b>');
   await send(alice, `/topic ${XSS}`);
@@ -325,8 +335,7 @@ test('load older pages back, and reading history is not yanked to the bottom', a
   await carol.request('CreateRoom', { name: 'busy' });
   for (let i = 1; i <= 70; i++) done.push(carol.request('Chat', { room: 'busy', text: `line ${i}` }));
   await Promise.all(done);
-  await send(alice, '/join busy');
-  await alice.page.waitForFunction(() => document.getElementById('conv-title').textContent === '# busy');
+  await joinRoom(alice, 'busy');
   await seeText(alice, 'line 70');
   assert.equal((await texts(alice)).length, 50);
   await alice.page.click('#load-older');
@@ -402,8 +411,7 @@ test('notifications: opt-in by the button, then mentions and whispers while look
   await page.goto(site.url);
   const dave = { name: 'dave', context, page };
   await register(dave, 'dave', 'Dave');
-  await send(dave, '/join dev');
-  await dave.page.waitForFunction(() => document.getElementById('conv-title').textContent === '# dev');
+  await joinRoom(dave, 'dev');
   await open(dave, 'lobby');
   await carol.request('Chat', { room: 'dev', text: 'dave: before opting in' });
   await waitFor(async () => (await badges(dave, '# dev'))?.mention === '@1', 'a mention badge');
