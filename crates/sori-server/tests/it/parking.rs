@@ -6,6 +6,7 @@
 //! every test waits for it first.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sori_client::Event;
@@ -204,5 +205,96 @@ async fn with_parking_off_no_session_parks() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(server.metrics.sessions_parked.get(), 0);
     ann.chat("still here").await.unwrap();
+    server.stop().await.unwrap();
+}
+
+/// Sessions that go quiet for a moment now and then park and wake many
+/// times while messages come for them and from them: none is lost, none
+/// comes twice or out of order, and none waits for its heartbeat to be
+/// woken, whatever the moment it came at (on a session's way into the lot,
+/// as it is woken, as it takes its socket back). Listeners send nothing:
+/// only their outbox wakes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_racing_sessions_in_and_out_of_the_lot_all_arrive() {
+    const SENDERS: usize = 4;
+    const LISTENERS: usize = 3;
+    const EACH: usize = 120;
+    // Far below the heartbeat (10 s), which would wake a session whose
+    // wake was lost.
+    const LATE: Duration = Duration::from_secs(3);
+    let config = Config {
+        park_idle: Some(Duration::from_millis(3)),
+        ..support::config()
+    };
+    let server = support::start(config).await;
+    let mut users = Vec::new();
+    for i in 0..SENDERS + LISTENERS {
+        users.push(server.user(&format!("racer{i}")).await);
+    }
+    let most_parked = Arc::new(AtomicU64::new(0));
+    let watch = {
+        let metrics = server.metrics.clone();
+        let most_parked = most_parked.clone();
+        tokio::spawn(async move {
+            loop {
+                most_parked.fetch_max(metrics.sessions_parked.get(), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    let mut clients = Vec::new();
+    for (i, (client, mut events)) in users.into_iter().enumerate() {
+        let from_others = if i < SENDERS { SENDERS - 1 } else { SENDERS };
+        receivers.push(tokio::spawn(async move {
+            // Each sender's messages in the order sent: the next number
+            // expected from each.
+            let mut next_from = [0; SENDERS];
+            for _ in 0..from_others * EACH {
+                let text = next_chat(&mut events).await.text;
+                let (from, n) = text
+                    .strip_prefix("racer")
+                    .and_then(|rest| rest.split_once(' '))
+                    .map(|(from, n)| (from.parse::<usize>().unwrap(), n.parse::<usize>().unwrap()))
+                    .unwrap();
+                assert_ne!(from, i, "racer{i} got its own message back");
+                assert_eq!(n, next_from[from], "racer{i} got {text:?} out of turn");
+                next_from[from] += 1;
+            }
+        }));
+        if i < SENDERS {
+            senders.push(tokio::spawn(async move {
+                for n in 0..EACH {
+                    tokio::time::timeout(LATE, client.chat(&format!("racer{i} {n}")))
+                        .await
+                        .expect("a Chat is answered at once, not at a heartbeat")
+                        .unwrap();
+                    // Pauses around park_idle: some sessions are on their
+                    // way into the lot as the next message comes.
+                    let pause = (i * 7 + n * 3) % 9;
+                    tokio::time::sleep(Duration::from_millis(pause as u64)).await;
+                }
+                client
+            }));
+        } else {
+            clients.push(client);
+        }
+    }
+    for sender in senders {
+        clients.push(sender.await.unwrap());
+    }
+    let all_sent = tokio::time::Instant::now();
+    for receiver in receivers {
+        tokio::time::timeout_at(all_sent + LATE, receiver)
+            .await
+            .expect("every message arrives soon after it was sent, not at a heartbeat")
+            .unwrap();
+    }
+    watch.abort();
+    assert!(
+        most_parked.load(Ordering::Relaxed) > 0,
+        "no session parked: the test did not test parking"
+    );
     server.stop().await.unwrap();
 }
