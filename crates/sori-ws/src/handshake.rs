@@ -40,6 +40,11 @@ pub struct Request {
     upgrade_websocket: bool,
     /// Whether a `Connection` header lists `upgrade`.
     connection_upgrade: bool,
+    /// Whether a `Connection` header lists `close`.
+    connection_close: bool,
+    /// Whether the request says it has a body (a `Content-Length` other
+    /// than 0, or a `Transfer-Encoding`).
+    has_body: bool,
 }
 
 /// Why a request could not be parsed at all.
@@ -165,6 +170,19 @@ impl Request {
     pub fn is_websocket_upgrade(&self) -> bool {
         self.validate().is_ok()
     }
+
+    /// Whether this is a plain GET, with no `Upgrade: websocket`: a
+    /// browser asking for a file, not for a WebSocket (of any HTTP/1.x).
+    pub fn is_plain_get(&self) -> bool {
+        self.method == "GET" && !self.upgrade_websocket
+    }
+
+    /// Whether the connection may carry another request after this one's
+    /// answer: HTTP/1.1, no `Connection: close`, and no body (the server
+    /// reads none, so the next request would start inside it).
+    pub fn keeps_alive(&self) -> bool {
+        self.version == 1 && !self.connection_close && !self.has_body
+    }
 }
 
 /// Parses the request head at the front of `buf`.
@@ -205,6 +223,8 @@ pub fn parse_request(
         sec_websocket_version: None,
         upgrade_websocket: false,
         connection_upgrade: false,
+        connection_close: false,
+        has_body: false,
     };
     for header in parsed.headers.iter() {
         let name = header.name;
@@ -231,6 +251,11 @@ pub fn parse_request(
             request.upgrade_websocket |= lists_token(header.value, "websocket");
         } else if name.eq_ignore_ascii_case("connection") {
             request.connection_upgrade |= lists_token(header.value, "upgrade");
+            request.connection_close |= lists_token(header.value, "close");
+        } else if name.eq_ignore_ascii_case("content-length") {
+            request.has_body |= header.value.trim_ascii() != b"0";
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            request.has_body = true;
         }
     }
     Ok(Some((request, head_len)))

@@ -115,6 +115,23 @@ fn header_matching_is_case_insensitive_and_lists_tokens() {
 }
 
 #[test]
+fn which_requests_keep_the_connection_alive() {
+    let get = |head: &str| parse(&format!("GET /app.js HTTP/1.1\r\nHost: h\r\n{head}\r\n"));
+    assert!(get("").keeps_alive(), "HTTP/1.1 keeps alive by default");
+    assert!(get("Connection: keep-alive\r\n").keeps_alive());
+    assert!(get("Content-Length: 0\r\n").keeps_alive());
+    assert!(!get("Connection: close\r\n").keeps_alive());
+    assert!(!get("connection: Keep-Alive, CLOSE\r\n").keeps_alive());
+    // A body the server does not read would be taken for the next request.
+    assert!(!get("Content-Length: 5\r\n").keeps_alive());
+    assert!(!get("Transfer-Encoding: chunked\r\n").keeps_alive());
+    assert!(
+        !parse("GET / HTTP/1.0\r\n\r\n").keeps_alive(),
+        "HTTP/1.0 closes"
+    );
+}
+
+#[test]
 fn invalid_upgrades() {
     let check = |text: String, expected: UpgradeError| {
         assert_eq!(parse(&text).validate(), Err(expected), "{text}");
