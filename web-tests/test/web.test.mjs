@@ -107,10 +107,9 @@ function countOf(list, text) {
 }
 
 before(async () => {
-  // Generous rates: the tests send bursts no person would.
-  // Every page load opens a connection per file (the server answers each
-  // with Connection: close), so the reloads of these tests from one address
-  // would pass the default of 20 new connections a second (burst 40).
+  // Generous rates: the tests send bursts no person would, and open
+  // browser after browser (each with connections of its own) from one
+  // address. test/page.test.mjs loads the page under the default limits.
   server = await SoriServer.create([
     '--messages-per-sec', '500', '--messages-burst', '500',
     '--new-connections-per-ip-per-sec', '1000', '--new-connections-per-ip-burst', '1000',

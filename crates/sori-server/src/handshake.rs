@@ -64,25 +64,27 @@ pub(crate) fn spawn(
                 }
             }
         };
-        let (conn, write_half, ip, format) = match kind {
-            Kind::Tcp => (Connection::new(read_half), write_half, ip, Format::Sori),
+        let (conn, write_half, ip, format, since) = match kind {
+            Kind::Tcp => (
+                Connection::new(read_half),
+                write_half,
+                ip,
+                Format::Sori,
+                accepted_at,
+            ),
             Kind::WebSocket => {
-                let upgraded = upgrade::accept(
-                    &owned,
-                    read_half,
-                    write_half,
-                    ip,
-                    &mut place,
-                    login_deadline,
-                )
-                .await;
+                let upgraded =
+                    upgrade::accept(&owned, read_half, write_half, ip, &mut place, accepted_at)
+                        .await;
                 match upgraded {
-                    Some((conn, write_half, ip)) => (conn, write_half, ip, Format::WebSocket),
+                    Some(up) => (up.conn, up.write_half, up.ip, Format::WebSocket, up.since),
                     None => return,
                 }
             }
         };
-        session(owned, conn, write_half, ip, format, place, accepted_at).await;
+        // The login timeout counts from the upgrade's request on a
+        // connection that was served the page's files first.
+        session(owned, conn, write_half, ip, format, place, since).await;
     });
     shared.tracker.spawn(task);
 }

@@ -2,6 +2,8 @@
 //! served on the WebSocket listener beside `/ws`, so a bare server serves a
 //! page that chats with it.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use rust_embed::Embed;
 
@@ -18,18 +20,36 @@ style-src 'self'; img-src 'self' data:; connect-src 'self'; manifest-src 'self';
 base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n\
 X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n";
 
+/// How long a connection that was served a file waits for the next
+/// request before it closes.
+pub(crate) const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(5);
+
+/// Most file requests one connection is served; it closes after the last.
+pub(crate) const MAX_REQUESTS: u32 = 100;
+
 /// The response to a plain (not upgrade) GET of `path`, if `path` names a
-/// file of the page ("/" is index.html).
-pub(crate) fn response(path: &str) -> Option<Bytes> {
+/// file of the page ("/" is index.html). With `keep_alive` the connection
+/// stays open for the next request (a page loads some twenty files: one
+/// connection each would take half the default new-connection burst of an
+/// address).
+pub(crate) fn response(path: &str, keep_alive: bool) -> Option<Bytes> {
     let path = path.split(['?', '#']).next().unwrap_or_default();
     let name = match path.trim_start_matches('/') {
         "" => "index.html",
         name => name,
     };
     let file = Assets::get(name)?;
+    let connection = if keep_alive {
+        format!(
+            "Connection: keep-alive\r\nKeep-Alive: timeout={}, max={MAX_REQUESTS}\r\n",
+            KEEP_ALIVE_IDLE.as_secs()
+        )
+    } else {
+        "Connection: close\r\n".to_owned()
+    };
     let head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
-         Cache-Control: no-cache\r\n{SECURITY_HEADERS}Connection: close\r\n\r\n",
+         Cache-Control: no-cache\r\n{SECURITY_HEADERS}{connection}\r\n",
         content_type(name),
         file.data.len()
     );

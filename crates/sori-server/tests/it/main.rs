@@ -7,6 +7,7 @@ mod lobby;
 mod malformed;
 mod metrics;
 mod moderation;
+mod page;
 mod parking;
 mod resume;
 mod rooms;
