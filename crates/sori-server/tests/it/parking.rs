@@ -219,11 +219,13 @@ async fn messages_racing_sessions_in_and_out_of_the_lot_all_arrive() {
     const SENDERS: usize = 4;
     const LISTENERS: usize = 3;
     const EACH: usize = 120;
-    // Far below the heartbeat (10 s), which would wake a session whose
-    // wake was lost.
-    const LATE: Duration = Duration::from_secs(3);
+    // Far below the heartbeat, which would wake a session whose wake was
+    // lost; far above what a busy test machine takes.
+    const LATE: Duration = Duration::from_secs(8);
     let config = Config {
         park_idle: Some(Duration::from_millis(3)),
+        heartbeat_interval: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(180),
         ..support::config()
     };
     let server = support::start(config).await;
