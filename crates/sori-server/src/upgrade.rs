@@ -61,7 +61,7 @@ pub(crate) async fn accept(
         served += 1;
         let keep_alive =
             request.keeps_alive() && served < web::MAX_REQUESTS && !shared.shutdown.is_cancelled();
-        let Some(page) = web::response(request.path(), keep_alive) else {
+        let Some(page) = web::response(&request, keep_alive) else {
             refuse(&mut write_half, 404, "not found").await;
             return None;
         };

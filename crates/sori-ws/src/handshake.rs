@@ -45,6 +45,9 @@ pub struct Request {
     /// Whether the request says it has a body (a `Content-Length` other
     /// than 0, or a `Transfer-Encoding`).
     has_body: bool,
+    /// The `If-None-Match` header, if any: the versions of a file the
+    /// client already has.
+    if_none_match: Option<String>,
 }
 
 /// Why a request could not be parsed at all.
@@ -171,10 +174,27 @@ impl Request {
         self.validate().is_ok()
     }
 
-    /// Whether this is a plain GET, with no `Upgrade: websocket`: a
-    /// browser asking for a file, not for a WebSocket (of any HTTP/1.x).
+    /// Whether this is a plain GET or HEAD, with no `Upgrade: websocket`:
+    /// a browser asking for a file, not for a WebSocket (of any HTTP/1.x).
     pub fn is_plain_get(&self) -> bool {
-        self.method == "GET" && !self.upgrade_websocket
+        (self.method == "GET" || self.is_head()) && !self.upgrade_websocket
+    }
+
+    /// Whether the method is HEAD: the answer's head, without its body.
+    pub fn is_head(&self) -> bool {
+        self.method == "HEAD"
+    }
+
+    /// Whether `If-None-Match` names `etag` (a quoted entity tag, as the
+    /// server sent it) or is `*`: the client has this version already.
+    /// Weak tags match too (RFC 9110 §13.1.2 compares them weakly).
+    pub fn has_version(&self, etag: &str) -> bool {
+        self.if_none_match.as_deref().is_some_and(|value| {
+            value
+                .split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+        })
     }
 
     /// Whether the connection may carry another request after this one's
@@ -225,6 +245,7 @@ pub fn parse_request(
         connection_upgrade: false,
         connection_close: false,
         has_body: false,
+        if_none_match: None,
     };
     for header in parsed.headers.iter() {
         let name = header.name;
@@ -256,6 +277,8 @@ pub fn parse_request(
             request.has_body |= header.value.trim_ascii() != b"0";
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             request.has_body = true;
+        } else if name.eq_ignore_ascii_case("if-none-match") {
+            set_once(&mut request.if_none_match, "if-none-match", header.value)?;
         }
     }
     Ok(Some((request, head_len)))

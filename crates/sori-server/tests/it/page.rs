@@ -63,17 +63,7 @@ impl Http {
     /// Reads one response (its body by Content-Length), keeping whatever
     /// follows it.
     async fn response(&mut self) -> Response {
-        let head_end = loop {
-            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break end + 4;
-            }
-            self.fill().await;
-        };
-        let head = String::from_utf8(self.buf.drain(..head_end).collect()).expect("an ASCII head");
-        let mut response = Response {
-            head,
-            body: Vec::new(),
-        };
+        let mut response = self.head_only().await;
         let len: usize = response
             .header("content-length")
             .map_or(0, |len| len.parse().expect("a number"));
@@ -82,6 +72,21 @@ impl Http {
         }
         response.body = self.buf.drain(..len).collect();
         response
+    }
+
+    /// Reads a response's head, and no body (a HEAD's, a 304's).
+    async fn head_only(&mut self) -> Response {
+        let head_end = loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            self.fill().await;
+        };
+        let head = String::from_utf8(self.buf.drain(..head_end).collect()).expect("an ASCII head");
+        Response {
+            head,
+            body: Vec::new(),
+        }
     }
 
     async fn fill(&mut self) {
@@ -205,4 +210,45 @@ async fn shutdown_closes_a_kept_connection_at_once() {
     let stopping = tokio::spawn(server.stop());
     http.closes(Duration::from_secs(3)).await;
     stopping.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_file_the_client_has_is_not_sent_again_and_head_sends_no_body() {
+    let server = start(config()).await;
+    let mut http = Http::open(server.ws_addr).await;
+    let first = http.ask(&get("/app.js", "")).await;
+    let etag = first.header("etag").expect("an ETag").to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() == 34);
+    assert_eq!(first.header("cache-control"), Some("no-cache"));
+
+    // A reload: the browser names the version it has.
+    http.send(&get("/app.js", &format!("If-None-Match: {etag}\r\n")))
+        .await;
+    let again = http.head_only().await;
+    assert_eq!(again.status(), "304");
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    assert_eq!(again.header("connection"), Some("keep-alive"));
+    // Another file's tag, or an older one of this file: the file itself.
+    let other = http
+        .ask(&get("/style.css", &format!("If-None-Match: {etag}\r\n")))
+        .await;
+    assert_eq!(other.status(), "200");
+    assert_ne!(other.header("etag"), Some(etag.as_str()));
+    assert!(!other.body.is_empty());
+
+    // HEAD: the head a GET would get, without the body; the connection
+    // goes on with the next request right after it.
+    http.send("HEAD /app.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await;
+    let head = http.head_only().await;
+    assert_eq!(head.status(), "200");
+    assert_eq!(
+        head.header("content-length"),
+        first.header("content-length")
+    );
+    assert_eq!(head.header("etag"), Some(etag.as_str()));
+    let index = http.ask(&get("/", "")).await;
+    assert_eq!(index.status(), "200");
+    assert!(String::from_utf8_lossy(&index.body).contains("<html"));
+    server.stop().await.unwrap();
 }

@@ -132,6 +132,32 @@ fn which_requests_keep_the_connection_alive() {
 }
 
 #[test]
+fn plain_gets_and_heads_ask_for_files() {
+    assert!(parse("GET / HTTP/1.1\r\n\r\n").is_plain_get());
+    assert!(parse("GET / HTTP/1.0\r\n\r\n").is_plain_get());
+    let head = parse("HEAD / HTTP/1.1\r\n\r\n");
+    assert!(head.is_plain_get() && head.is_head());
+    assert!(!parse("GET / HTTP/1.1\r\n\r\n").is_head());
+    assert!(!parse(VALID).is_plain_get(), "an upgrade");
+    assert!(!parse("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n").is_plain_get());
+}
+
+#[test]
+fn if_none_match_names_the_versions_a_client_has() {
+    let get = |head: &str| parse(&format!("GET /app.js HTTP/1.1\r\n{head}\r\n"));
+    let tag = "\"0123abcd\"";
+    assert!(!get("").has_version(tag));
+    assert!(get("If-None-Match: \"0123abcd\"\r\n").has_version(tag));
+    assert!(get("If-None-Match: \"old\", W/\"0123abcd\"\r\n").has_version(tag));
+    assert!(get("If-None-Match: *\r\n").has_version(tag));
+    assert!(!get("If-None-Match: \"old\"\r\n").has_version(tag));
+    assert!(
+        !get("If-None-Match: 0123abcd\r\n").has_version(tag),
+        "unquoted"
+    );
+}
+
+#[test]
 fn invalid_upgrades() {
     let check = |text: String, expected: UpgradeError| {
         assert_eq!(parse(&text).validate(), Err(expected), "{text}");
