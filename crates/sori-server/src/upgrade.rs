@@ -62,10 +62,19 @@ pub(crate) async fn accept(
         let keep_alive =
             request.keeps_alive() && served < web::MAX_REQUESTS && !shared.shutdown.is_cancelled();
         let Some(page) = web::response(&request, keep_alive) else {
+            if request.path() == shared.config.ws_path {
+                // The WebSocket's path without the upgrade: a client that
+                // means to upgrade and got it wrong gets 426, which says
+                // how, not a 404.
+                break request;
+            }
             refuse(&mut write_half, 404, "not found").await;
             return None;
         };
-        if write_half.write_all(&page).await.is_err() {
+        // A client that does not read its file is not waited for longer
+        // than for its next request.
+        let written = tokio::time::timeout(web::KEEP_ALIVE_IDLE, write_half.write_all(&page)).await;
+        if !matches!(written, Ok(Ok(()))) {
             return None;
         }
         if !keep_alive {

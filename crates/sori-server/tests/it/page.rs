@@ -166,7 +166,7 @@ async fn the_page_comes_over_one_connection_which_then_upgrades() {
 }
 
 #[tokio::test]
-async fn a_connection_closes_when_asked_for_http_1_0_and_for_a_missing_file() {
+async fn a_connection_closes_when_asked_for_http_1_0_and_after_an_error() {
     let server = start(config()).await;
     for request in [
         get("/", "Connection: close\r\n"),
@@ -182,6 +182,12 @@ async fn a_connection_closes_when_asked_for_http_1_0_and_for_a_missing_file() {
     }
     let mut http = Http::open(server.ws_addr).await;
     assert_eq!(http.ask(&get("/nothing-here.js", "")).await.status(), "404");
+    http.closes(WAIT).await;
+    // The WebSocket's own path without the upgrade: 426, which says how.
+    let mut http = Http::open(server.ws_addr).await;
+    let upgrade_required = http.ask(&get("/ws", "")).await;
+    assert_eq!(upgrade_required.status(), "426");
+    assert_eq!(upgrade_required.header("sec-websocket-version"), Some("13"));
     http.closes(WAIT).await;
     server.stop().await.unwrap();
 }
