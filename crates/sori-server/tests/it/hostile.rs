@@ -207,9 +207,13 @@ async fn a_refused_connection_on_the_websocket_listener_gets_an_http_error() {
         let mut conn = tokio::net::TcpStream::connect(server.ws_addr)
             .await
             .unwrap();
-        conn.write_all(b"GET /favicon.svg HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .await
-            .unwrap();
+        // Connection: close, or the answered ones would stay open for the
+        // next request.
+        conn.write_all(
+            b"GET /favicon.svg HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
         let mut answer = Vec::new();
         tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut answer))
             .await
