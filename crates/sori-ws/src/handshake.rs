@@ -278,7 +278,15 @@ pub fn parse_request(
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             request.has_body = true;
         } else if name.eq_ignore_ascii_case("if-none-match") {
-            set_once(&mut request.if_none_match, "if-none-match", header.value)?;
+            // A list: several headers are one, joined (RFC 9110 §5.3).
+            let value = header_str("if-none-match", header.value)?.trim();
+            match &mut request.if_none_match {
+                Some(tags) => {
+                    tags.push_str(", ");
+                    tags.push_str(value);
+                }
+                None => request.if_none_match = Some(value.to_owned()),
+            }
         }
     }
     Ok(Some((request, head_len)))

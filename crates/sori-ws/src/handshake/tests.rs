@@ -152,6 +152,10 @@ fn if_none_match_names_the_versions_a_client_has() {
     assert!(get("If-None-Match: *\r\n").has_version(tag));
     assert!(!get("If-None-Match: \"old\"\r\n").has_version(tag));
     assert!(
+        get("If-None-Match: \"old\"\r\nIf-None-Match: \"0123abcd\"\r\n").has_version(tag),
+        "two headers are one list"
+    );
+    assert!(
         !get("If-None-Match: 0123abcd\r\n").has_version(tag),
         "unquoted"
     );
